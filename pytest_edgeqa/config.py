@@ -1,0 +1,186 @@
+"""Options, ini keys and marker arguments: parsed and validated in one place, errors naming their source."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .devices import DeviceSpec, parse_device, parse_devices
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import pytest
+
+    from .runtimes import CompileConfig
+
+DEFAULT_DEVICES = "CPU"
+
+# Marker signatures: registered verbatim so --strict-markers knows them and `pytest --markers` shows them.
+MARKERS = {
+    "edge_model": (
+        "edge_model(original, optimized=None, **options): the models under test. Paths resolve against "
+        "the test file's directory. options: hint=LATENCY|THROUGHPUT|CUMULATIVE_THROUGHPUT, "
+        "precision=f32|f16|bf16 (optimized side; the original always runs at its declared precision), "
+        "threads=N, streams=N, properties={engine-specific key: value}"
+    ),
+    "edge_device": (
+        "edge_device(*devices): the test applies only to these devices (e.g. 'CPU', 'GPU', 'ort:cuda'); "
+        "items for other --edge-device values are skipped"
+    ),
+}
+
+
+def _device_arg(text: str) -> list[DeviceSpec]:
+    try:
+        return parse_devices(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("edgeqa", "pytest-edgeqa: optimized models on edge devices")
+    group.addoption(
+        "--edge-device",
+        action="append",
+        dest="edge_device",
+        type=_device_arg,
+        metavar="[RUNTIME:]DEVICE",
+        help=(
+            "device(s) to run model tests on; repeatable and comma-separated. OpenVINO: CPU, GPU, GPU.1, "
+            "NPU, AUTO, AUTO:GPU,CPU, HETERO:NPU,CPU; ONNX Runtime: ort:cpu, ort:cuda, ort:tensorrt, "
+            "ort:openvino, ort:dml, ort:coreml, ort:qnn. Default: ini edge_devices, else CPU."
+        ),
+    )
+    group.addoption(
+        "--edge-require-devices",
+        action="store_true",
+        default=None,
+        help="fail (instead of skip) items whose device is missing, and forbid ONNX Runtime's CPU fallback",
+    )
+    parser.addini("edge_devices", "default for --edge-device (space or comma separated)", default=DEFAULT_DEVICES)
+    parser.addini("edge_require_devices", "default for --edge-require-devices", type="bool", default=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The session's resolved settings. Command line beats ini beats default."""
+
+    devices: tuple[DeviceSpec, ...]
+    devices_source: str
+    require_devices: bool
+
+
+def resolve(config: pytest.Config) -> Settings:
+    """Resolve once, at configure time. Raises ``ConfigError`` naming where a bad value came from."""
+    cli = config.getoption("edge_device")
+    if cli:
+        devices = tuple(dict.fromkeys(spec for group in cli for spec in group))
+        source = "--edge-device"
+    else:
+        raw = config.getini("edge_devices")
+        text = " ".join(raw) if isinstance(raw, list) else str(raw)
+        try:
+            devices = tuple(parse_devices(text or DEFAULT_DEVICES))
+        except ConfigError as exc:
+            raise ConfigError(f"ini edge_devices ({config.inipath}): {exc}") from None
+        source = "ini edge_devices" if text.strip() != DEFAULT_DEVICES else "default"
+    if not devices:
+        raise ConfigError(f"{source}: no device given; expected at least one, e.g. CPU")
+    require = config.getoption("edge_require_devices")
+    if require is None:
+        require = bool(config.getini("edge_require_devices"))
+    return Settings(devices=devices, devices_source=source, require_devices=require)
+
+
+# ---------------------------------------------------------------------------------------------- markers
+
+COMPILE_OPTIONS = ("hint", "precision", "threads", "streams", "properties")
+
+
+def compile_config(options: Mapping[str, Any], where: str) -> CompileConfig:
+    """Validate compile options from a marker or a fixture call; ``where`` names that source."""
+    from .runtimes import HINTS, PRECISIONS, CompileConfig
+
+    unknown = sorted(set(options) - set(COMPILE_OPTIONS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown option {', '.join(map(repr, unknown))} (expected: {', '.join(COMPILE_OPTIONS)})")
+    hint = str(options.get("hint", "LATENCY")).upper()
+    if hint not in HINTS:
+        raise ConfigError(f"{where}: hint={options['hint']!r}; expected one of {', '.join(HINTS)}")
+    precision = options.get("precision")
+    if precision is not None and precision not in PRECISIONS:
+        raise ConfigError(f"{where}: precision={precision!r}; expected one of {', '.join(PRECISIONS)}")
+    ints: dict[str, int | None] = {}
+    for key in ("threads", "streams"):
+        value = options.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ConfigError(f"{where}: {key}={value!r}; expected a positive integer")
+        ints[key] = value
+    props = options.get("properties") or {}
+    if not isinstance(props, Mapping):
+        raise ConfigError(f"{where}: properties={props!r}; expected a dict of engine property names to values")
+    return CompileConfig(
+        hint=hint,
+        precision=precision,
+        threads=ints["threads"],
+        streams=ints["streams"],
+        properties=tuple(sorted((str(k), str(v)) for k, v in props.items())),
+    )
+
+
+@dataclass(frozen=True)
+class ModelMarker:
+    original: Any
+    optimized: Any
+    options: Mapping[str, Any]
+
+    def config(self) -> CompileConfig:
+        return compile_config(self.options, "edge_model marker")
+
+
+def parse_model_marker(mark: pytest.Mark) -> ModelMarker:
+    args, kwargs = list(mark.args), dict(mark.kwargs)
+    names = ("original", "optimized")
+    if len(args) > len(names):
+        raise ConfigError(f"edge_model marker: takes at most 2 positional arguments (original, optimized), got {len(args)}")
+    for name, value in zip(names, args):
+        if name in kwargs:
+            raise ConfigError(f"edge_model marker: {name!r} given both positionally and by keyword")
+        kwargs[name] = value
+    original = kwargs.pop("original", None)
+    optimized = kwargs.pop("optimized", None)
+    if original is None:
+        raise ConfigError("edge_model marker: argument 'original' is required (a model path such as 'models/net.onnx')")
+    marker = ModelMarker(original=original, optimized=optimized, options=kwargs)
+    marker.config()  # validate options now, so the error names the marker
+    return marker
+
+
+def parse_device_marker(mark: pytest.Mark) -> tuple[DeviceSpec, ...]:
+    if mark.kwargs:
+        raise ConfigError(f"edge_device marker: takes device names only, got keyword {', '.join(mark.kwargs)}")
+    if not mark.args:
+        raise ConfigError("edge_device marker: give at least one device, e.g. @pytest.mark.edge_device('CPU')")
+    specs = []
+    for arg in mark.args:
+        if not isinstance(arg, str):
+            raise ConfigError(f"edge_device marker: {arg!r} is not a device name (expected a string like 'CPU')")
+        try:
+            specs.extend(parse_devices(arg))
+        except ConfigError as exc:
+            raise ConfigError(f"edge_device marker: {exc}") from None
+    return tuple(specs)
+
+
+def device_allowed(spec: DeviceSpec, allowed: tuple[DeviceSpec, ...]) -> bool:
+    """``GPU`` in a marker admits GPU.0 and GPU.1; otherwise ids must match."""
+    return any(a.id == spec.id or (a.runtime == spec.runtime and "." not in a.name and a.name == spec.family) for a in allowed)
+
+
+def parse_device_arg(text: str, where: str) -> DeviceSpec:
+    try:
+        return parse_device(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None

@@ -1,0 +1,183 @@
+"""The small protocol every engine adapter implements, and what the adapters share."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import numpy as np
+
+from ..devices import DeviceSpec, Runtime
+from ..errors import InputError
+
+if TYPE_CHECKING:
+    from ..models import ModelFile
+
+Dim = int | str  # a str is a dynamic dimension: its symbolic name, or "?"
+
+HINTS = ("LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT")
+PRECISIONS = ("f32", "f16", "bf16")
+REFERENCE = "reference"  # run at the model's declared precision
+
+_PRECISION_OF = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16", np.dtype(np.float64): "f64"}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[Dim, ...]
+    dtype: np.dtype[Any]
+
+    @property
+    def dynamic(self) -> bool:
+        return any(isinstance(d, str) for d in self.shape)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.dtype.name}[{','.join(str(d) for d in self.shape)}]"
+
+
+@dataclass(frozen=True)
+class CompileConfig:
+    """How to compile: hashable, so compiled models can be memoized on it."""
+
+    hint: str = "LATENCY"
+    precision: str | None = None  # None: the device's default; "reference": the model's declared precision
+    threads: int | None = None
+    streams: int | None = None
+    properties: tuple[tuple[str, str], ...] = ()  # engine-specific extras, as strings
+    strict_device: bool = False  # forbid the engine's own fallback (ONNX Runtime's CPU EP)
+
+    def with_(self, **changes: Any) -> CompileConfig:
+        return CompileConfig(**{**asdict(self), **changes})
+
+
+@dataclass
+class RunInfo:
+    """What a compiled model actually is: recorded with every result."""
+
+    runtime: Runtime
+    runtime_version: str
+    device: str  # the requested spec's id
+    device_full_name: str
+    execution_devices: tuple[str, ...]
+    precision: str  # the inference precision in force
+    declared_precision: str  # what the model's float tensors declare
+    hint: str
+    model: str
+    model_sha256: str
+    compile_s: float
+    loaded_from_cache: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["execution_devices"] = list(self.execution_devices)
+        return d
+
+    def summary(self) -> str:
+        return (
+            f"{self.device} [{self.runtime} {self.runtime_version}] on {', '.join(self.execution_devices)} "
+            f"at {self.precision} (declared {self.declared_precision})"
+        )
+
+
+def declared_precision(specs: tuple[TensorSpec, ...]) -> str:
+    """The precision a model declares: that of its first floating-point output (or input)."""
+    for spec in specs:
+        if spec.dtype in _PRECISION_OF:
+            return _PRECISION_OF[spec.dtype]
+    return "f32"
+
+
+class CompiledModel(ABC):
+    """A model compiled for one device. ``infer`` checks inputs against the specs before running."""
+
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    info: RunInfo
+
+    def infer(self, inputs: Mapping[str, Any] | np.ndarray) -> dict[str, np.ndarray]:
+        __tracebackhide__ = True
+        return self._run(self.prepare(inputs))
+
+    def prepare(self, inputs: Mapping[str, Any] | np.ndarray) -> dict[str, np.ndarray]:
+        """Check names, ranks, static dims and dtype kinds; cast within a kind (float64 -> float32)."""
+        __tracebackhide__ = True
+        expected = "; the model's inputs are " + ", ".join(str(s) for s in self.inputs)
+        if not isinstance(inputs, Mapping):
+            if len(self.inputs) != 1:
+                raise InputError(f"infer() needs a dict of arrays keyed by input name{expected}")
+            inputs = {self.inputs[0].name: inputs}
+        names = {s.name for s in self.inputs}
+        unknown = sorted(set(inputs) - names)
+        missing = sorted(names - set(inputs))
+        if unknown or missing:
+            parts = []
+            if unknown:
+                parts.append("unknown input " + ", ".join(repr(n) for n in unknown))
+            if missing:
+                parts.append("missing input " + ", ".join(repr(n) for n in missing))
+            raise InputError(f"infer(): {'; '.join(parts)}{expected}")
+        prepared: dict[str, np.ndarray] = {}
+        for spec in self.inputs:
+            arr = np.asarray(inputs[spec.name])
+            shape_ok = arr.ndim == len(spec.shape) and all(
+                isinstance(d, str) or d == n for d, n in zip(spec.shape, arr.shape)
+            )
+            if not shape_ok:
+                raise InputError(
+                    f"infer(): input {spec.name!r} expects shape [{','.join(str(d) for d in spec.shape)}] "
+                    f"({spec.dtype.name}), got {tuple(arr.shape)}"
+                )
+            if arr.dtype != spec.dtype:
+                if arr.dtype.kind != spec.dtype.kind and not (arr.dtype.kind in "iu" and spec.dtype.kind in "iu"):
+                    raise InputError(
+                        f"infer(): input {spec.name!r} expects {spec.dtype.name}, got {arr.dtype.name}"
+                    )
+                arr = arr.astype(spec.dtype)
+            prepared[spec.name] = np.ascontiguousarray(arr)
+        return prepared
+
+    @abstractmethod
+    def _run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+
+class Engine(Protocol):
+    """One inference engine: what it has, and how it compiles a model for a device."""
+
+    name: ClassVar[Runtime]
+
+    def version(self) -> str: ...
+
+    def compile(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> CompiledModel: ...
+
+
+def engine_for(runtime: Runtime, cache_dir: str | None = None) -> Engine:
+    """Import and create the adapter for ``runtime`` (the import is the expensive part, so it is here)."""
+    if runtime == "openvino":
+        from .openvino import OpenVINOEngine
+
+        return OpenVINOEngine(cache_dir=cache_dir)
+    from .onnxruntime import ORTEngine
+
+    return ORTEngine()
+
+
+class Stopwatch:
+    def __enter__(self) -> Stopwatch:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def first_line(exc: BaseException) -> str:
+    """The meaningful part of a runtime's error: OpenVINO prefixes its own source locations."""
+    lines = [ln.strip() for ln in str(exc).splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("Exception from src/")]
+    text = " ".join(lines) or type(exc).__name__
+    return text if len(text) <= 400 else text[:397] + "..."

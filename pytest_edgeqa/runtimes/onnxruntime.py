@@ -1,0 +1,110 @@
+"""ONNX Runtime adapter: one execution provider per device spec, fallback made visible."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+import onnxruntime as ort
+
+from ..devices import ONNXRUNTIME, DeviceSpec, Runtime, cpu_name
+from ..errors import FallbackError, ModelError
+from ..models import ModelFile
+from . import REFERENCE, CompileConfig, CompiledModel, RunInfo, Stopwatch, TensorSpec, declared_precision, first_line
+
+CPU_EP = "CPUExecutionProvider"
+_ORT_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(int16)": np.int16,
+    "tensor(int8)": np.int8,
+    "tensor(uint8)": np.uint8,
+    "tensor(uint16)": np.uint16,
+    "tensor(uint32)": np.uint32,
+    "tensor(uint64)": np.uint64,
+    "tensor(bool)": np.bool_,
+}
+# The message ONNX Runtime gives when session.disable_cpu_ep_fallback stops a session.
+_FALLBACK_REFUSED = "fallback to CPU EP has been explicitly disabled"
+
+
+def available_devices() -> tuple[str, ...]:
+    return tuple(ort.get_available_providers())
+
+
+def _specs(args: Any) -> tuple[TensorSpec, ...]:
+    specs = []
+    for arg in args:
+        if arg.type not in _ORT_DTYPES:
+            raise ModelError(f"tensor {arg.name!r} has type {arg.type}, which this plugin does not handle")
+        shape = tuple(d if isinstance(d, int) else (d or "?") for d in arg.shape)
+        specs.append(TensorSpec(arg.name, shape, np.dtype(_ORT_DTYPES[arg.type])))
+    return tuple(specs)
+
+
+class ORTModel(CompiledModel):
+    def __init__(self, session: ort.InferenceSession, info: RunInfo) -> None:
+        self.session = session
+        self.inputs = _specs(session.get_inputs())
+        self.outputs = _specs(session.get_outputs())
+        self.info = info
+        self._names = [o.name for o in self.outputs]
+
+    def _run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return dict(zip(self._names, self.session.run(self._names, inputs)))
+
+
+class ORTEngine:
+    name: ClassVar[Runtime] = ONNXRUNTIME
+
+    def version(self) -> str:
+        return str(ort.__version__)
+
+    def compile(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> ORTModel:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # provider warnings become our own FallbackError instead
+        if config.threads:
+            options.intra_op_num_threads = config.threads
+        providers: list[Any] = [device.name]
+        if config.strict_device:
+            options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+        elif device.name != CPU_EP:
+            providers.append(CPU_EP)  # nodes the EP cannot take run on CPU, as ONNX Runtime is used in practice
+        for key, value in config.properties:
+            options.add_session_config_entry(key, value)
+        if device.name == "OpenVINOExecutionProvider" and config.precision:
+            precision = "ACCURACY" if config.precision == REFERENCE else config.precision.upper().replace("F", "FP")
+            providers[0] = (device.name, {"precision": precision})
+        with Stopwatch() as sw, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            try:
+                session = ort.InferenceSession(str(model.path), options, providers=providers)
+            except Exception as exc:
+                if _FALLBACK_REFUSED in str(exc):
+                    raise FallbackError(
+                        f"fell back: {device.id} cannot run {model.path.name} by itself and "
+                        f"--edge-require-devices forbids ONNX Runtime's CPU fallback ({first_line(exc)})"
+                    ) from None
+                raise ModelError(f"{model.path} is not a model ONNX Runtime can load: {first_line(exc)}") from None
+        execution = tuple(session.get_providers())
+        specs = _specs(session.get_outputs()) + _specs(session.get_inputs())
+        declared = declared_precision(specs)
+        info = RunInfo(
+            runtime=ONNXRUNTIME,
+            runtime_version=self.version(),
+            device=device.id,
+            device_full_name=cpu_name() if execution[:1] == (CPU_EP,) else execution[0],
+            execution_devices=execution,
+            # ONNX Runtime computes in the model's own types; only the OpenVINO EP takes a precision.
+            precision=declared,
+            declared_precision=declared,
+            hint=config.hint,
+            model=str(model.path),
+            model_sha256=model.sha256,
+            compile_s=sw.seconds,
+        )
+        return ORTModel(session, info)

@@ -1,0 +1,64 @@
+"""The per-session core the plugin's hooks and fixtures hand off to: devices, models, compile memo."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import Settings
+from .devices import DeviceSpec, Inventory, Runtime, discover, fallback
+from .errors import DeviceUnavailable, FallbackError
+from .models import ModelStore
+
+if TYPE_CHECKING:
+    from .runtimes import CompileConfig, CompiledModel
+
+
+@dataclass
+class EdgeSession:
+    settings: Settings
+    cache_dir: str | None = None
+    store: ModelStore = field(init=False)
+    _inventory: Inventory = field(default_factory=Inventory)
+    _discovered: set[Runtime] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.store = ModelStore(cache_dir=self.cache_dir)
+
+    def inventory(self, *runtimes: Runtime) -> Inventory:
+        """What the runtimes report; each runtime is imported and asked once, when first needed."""
+        todo = set(runtimes) - self._discovered
+        if todo:
+            found = discover(todo)
+            inv = self._inventory
+            self._inventory = Inventory(
+                openvino=found.openvino if "openvino" in todo else inv.openvino,
+                onnxruntime=found.onnxruntime if "onnxruntime" in todo else inv.onnxruntime,
+                problems=inv.problems + found.problems,
+            )
+            self._discovered |= todo
+        return self._inventory
+
+    def unavailable(self, spec: DeviceSpec) -> str | None:
+        return self.inventory(spec.runtime).missing(spec)
+
+    def require(self, spec: DeviceSpec) -> None:
+        reason = self.unavailable(spec)
+        if reason:
+            raise DeviceUnavailable(reason)
+
+    def compile(
+        self, ref: str | os.PathLike[str], base_dir: Path, device: DeviceSpec, config: CompileConfig, what: str
+    ) -> CompiledModel:
+        """Load ``ref`` and compile it for ``device`` (memoized); a silent fallback is an error."""
+        self.require(device)
+        if self.settings.require_devices:
+            config = config.with_(strict_device=True)
+        model = self.store.model(ref, base_dir, what)
+        compiled = self.store.compile(model, device, config)
+        problem = fallback(device, compiled.info.execution_devices, self.inventory(device.runtime))
+        if problem:
+            raise FallbackError(f"{what}: {model.name}: {problem}")
+        return compiled

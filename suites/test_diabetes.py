@@ -1,0 +1,21 @@
+"""Diabetes MLP regressor: accurate on held-out data, and the same numbers on every runtime."""
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.edge_model(original="models/diabetes_mlp.onnx")
+
+
+def test_beats_predicting_the_mean(original_model, diabetes):
+    pred = original_model.infer({"features": diabetes["features"]})["progression"][:, 0]
+    mse = float(np.mean((pred - diabetes["target"]) ** 2))
+    baseline = float(np.mean((diabetes["target"].mean() - diabetes["target"]) ** 2))
+    assert mse < 0.75 * baseline, f"MSE {mse:.1f} vs {baseline:.1f} for predicting the mean"
+
+
+def test_runtimes_agree(edge_model, diabetes):
+    # The reference is ONNX Runtime on CPU; the item's device (OpenVINO or another EP) must match it.
+    reference = edge_model("models/diabetes_mlp.onnx", device="ort:cpu")
+    here = edge_model("models/diabetes_mlp.onnx", reference=True)
+    inputs = {"features": diabetes["features"]}
+    np.testing.assert_allclose(here.infer(inputs)["progression"], reference.infer(inputs)["progression"], rtol=1e-5, atol=1e-3)
