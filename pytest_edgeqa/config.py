@@ -105,7 +105,9 @@ def compile_config(options: Mapping[str, Any], where: str) -> CompileConfig:
 
     unknown = sorted(set(options) - set(COMPILE_OPTIONS))
     if unknown:
-        raise ConfigError(f"{where}: unknown option {', '.join(map(repr, unknown))} (expected: {', '.join(COMPILE_OPTIONS)})")
+        raise ConfigError(
+            f"{where}: unknown option {', '.join(map(repr, unknown))} (expected: {', '.join(COMPILE_OPTIONS)})"
+        )
     hint = str(options.get("hint", "LATENCY")).upper()
     if hint not in HINTS:
         raise ConfigError(f"{where}: hint={options['hint']!r}; expected one of {', '.join(HINTS)}")
@@ -144,8 +146,10 @@ def parse_model_marker(mark: pytest.Mark) -> ModelMarker:
     args, kwargs = list(mark.args), dict(mark.kwargs)
     names = ("original", "optimized")
     if len(args) > len(names):
-        raise ConfigError(f"edge_model marker: takes at most 2 positional arguments (original, optimized), got {len(args)}")
-    for name, value in zip(names, args):
+        raise ConfigError(
+            f"edge_model marker: takes at most 2 positional arguments (original, optimized), got {len(args)}"
+        )
+    for name, value in zip(names, args, strict=False):
         if name in kwargs:
             raise ConfigError(f"edge_model marker: {name!r} given both positionally and by keyword")
         kwargs[name] = value
@@ -176,7 +180,9 @@ def parse_device_marker(mark: pytest.Mark) -> tuple[DeviceSpec, ...]:
 
 def device_allowed(spec: DeviceSpec, allowed: tuple[DeviceSpec, ...]) -> bool:
     """``GPU`` in a marker admits GPU.0 and GPU.1; otherwise ids must match."""
-    return any(a.id == spec.id or (a.runtime == spec.runtime and "." not in a.name and a.name == spec.family) for a in allowed)
+    return any(
+        a.id == spec.id or (a.runtime == spec.runtime and "." not in a.name and a.name == spec.family) for a in allowed
+    )
 
 
 def parse_device_arg(text: str, where: str) -> DeviceSpec:

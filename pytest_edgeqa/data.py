@@ -32,6 +32,8 @@ def columns(ds: datasets.Dataset, names: list[str] | tuple[str, ...]) -> dict[st
     """The named columns as numpy arrays, with a clear error for a missing one."""
     missing = [n for n in names if n not in ds.column_names]
     if missing:
-        raise ConfigError(f"dataset has no column {', '.join(map(repr, missing))} (columns: {', '.join(ds.column_names)})")
+        raise ConfigError(
+            f"dataset has no column {', '.join(map(repr, missing))} (columns: {', '.join(ds.column_names)})"
+        )
     table: dict[str, Any] = ds.with_format("numpy", columns=list(names))[:]
     return dict(table)

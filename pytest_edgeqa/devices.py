@@ -257,7 +257,7 @@ def fallback(spec: DeviceSpec, execution: Iterable[str], inventory: Inventory) -
         return None
     if spec.virtual in ("AUTO", "HETERO"):
         first = spec.candidates[0]
-        if first in ran or first.split(".", 1)[0] in ran_families and "." not in first:
+        if first in ran or (first.split(".", 1)[0] in ran_families and "." not in first):
             return None
         return f"fell back: {spec.id} was meant to run on {first} but runs on {', '.join(ran) or 'nothing'}"
     if spec.virtual:  # MULTI, BATCH: every candidate takes part

@@ -90,7 +90,9 @@ class ModelStore:
 
     def compile(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> CompiledModel:
         if device.runtime == ONNXRUNTIME and model.format != "onnx":
-            raise Unsupported(f"ONNX Runtime runs ONNX models only; {model.name} is OpenVINO IR (use an OpenVINO device)")
+            raise Unsupported(
+                f"ONNX Runtime runs ONNX models only; {model.name} is OpenVINO IR (use an OpenVINO device)"
+            )
         key = (model.sha256, device.id, config)
         if key not in self._compiled:
             self._compiled[key] = self.engine(device.runtime).compile(model, device, config)

@@ -24,9 +24,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     cfg.add_options(parser)
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(trylast=True)  # after the cache provider has set config.cache
 def pytest_configure(config: pytest.Config) -> None:
-    for name, signature in cfg.MARKERS.items():
+    for _name, signature in cfg.MARKERS.items():
         config.addinivalue_line("markers", signature)
     try:
         settings = cfg.resolve(config)
@@ -97,7 +97,9 @@ def edge_model(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Calla
     session = request.config.stash[SESSION]
     base_dir = request.path.parent
 
-    def load(model: str | os.PathLike[str], device: str | None = None, *, reference: bool = False, **options: Any) -> CompiledModel:
+    def load(
+        model: str | os.PathLike[str], device: str | None = None, *, reference: bool = False, **options: Any
+    ) -> CompiledModel:
         __tracebackhide__ = True
         with _as_outcome():
             spec = edge_device if device is None else cfg.parse_device_arg(device, "edge_model(device=...)")

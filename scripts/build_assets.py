@@ -73,9 +73,7 @@ def build_digits() -> None:
     bunch = load_digits()
     images = bunch.images.astype(np.float32)  # (1797, 8, 8), values 0..16
     labels = bunch.target.astype(np.int64)
-    idx_train, idx_test = train_test_split(
-        np.arange(len(labels)), test_size=0.25, random_state=SEED, stratify=labels
-    )
+    idx_train, idx_test = train_test_split(np.arange(len(labels)), test_size=0.25, random_state=SEED, stratify=labels)
     features = datasets.Features(
         {
             "image": datasets.Array2D(shape=(8, 8), dtype="float32"),
@@ -95,8 +93,10 @@ def build_digits() -> None:
         def __init__(self) -> None:
             super().__init__()
             self.features = nn.Sequential(
-                nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
-                nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(1, 16, 3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(16, 32, 3, padding=1),
+                nn.ReLU(),
                 nn.MaxPool2d(2),
             )
             self.head = nn.Sequential(nn.Flatten(), nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10))

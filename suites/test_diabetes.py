@@ -18,4 +18,6 @@ def test_runtimes_agree(edge_model, diabetes):
     reference = edge_model("models/diabetes_mlp.onnx", device="ort:cpu")
     here = edge_model("models/diabetes_mlp.onnx", reference=True)
     inputs = {"features": diabetes["features"]}
-    np.testing.assert_allclose(here.infer(inputs)["progression"], reference.infer(inputs)["progression"], rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(
+        here.infer(inputs)["progression"], reference.infer(inputs)["progression"], rtol=1e-5, atol=1e-3
+    )

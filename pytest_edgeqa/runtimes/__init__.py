@@ -125,7 +125,7 @@ class CompiledModel(ABC):
         for spec in self.inputs:
             arr = np.asarray(inputs[spec.name])
             shape_ok = arr.ndim == len(spec.shape) and all(
-                isinstance(d, str) or d == n for d, n in zip(spec.shape, arr.shape)
+                isinstance(d, str) or d == n for d, n in zip(spec.shape, arr.shape, strict=False)
             )
             if not shape_ok:
                 raise InputError(
@@ -134,9 +134,7 @@ class CompiledModel(ABC):
                 )
             if arr.dtype != spec.dtype:
                 if arr.dtype.kind != spec.dtype.kind and not (arr.dtype.kind in "iu" and spec.dtype.kind in "iu"):
-                    raise InputError(
-                        f"infer(): input {spec.name!r} expects {spec.dtype.name}, got {arr.dtype.name}"
-                    )
+                    raise InputError(f"infer(): input {spec.name!r} expects {spec.dtype.name}, got {arr.dtype.name}")
                 arr = arr.astype(spec.dtype)
             prepared[spec.name] = np.ascontiguousarray(arr)
         return prepared

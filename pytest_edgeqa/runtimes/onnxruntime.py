@@ -55,7 +55,7 @@ class ORTModel(CompiledModel):
         self._names = [o.name for o in self.outputs]
 
     def _run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return dict(zip(self._names, self.session.run(self._names, inputs)))
+        return dict(zip(self._names, self.session.run(self._names, inputs), strict=False))
 
 
 class ORTEngine:

@@ -110,7 +110,9 @@ class OpenVINOEngine:
             return _type_name(compiled.get_property("INFERENCE_PRECISION_HINT"))
         if "DEVICE_PROPERTIES" in supported:
             per = compiled.get_property("DEVICE_PROPERTIES")
-            found = {d: _type_name(p["INFERENCE_PRECISION_HINT"]) for d, p in per.items() if "INFERENCE_PRECISION_HINT" in p}
+            found = {
+                d: _type_name(p["INFERENCE_PRECISION_HINT"]) for d, p in per.items() if "INFERENCE_PRECISION_HINT" in p
+            }
             if len(set(found.values())) == 1:
                 return next(iter(found.values()))
             if found:
@@ -154,7 +156,9 @@ class OpenVINOEngine:
             model=str(model.path),
             model_sha256=model.sha256,
             compile_s=sw.seconds,
-            loaded_from_cache=bool(compiled.get_property("LOADED_FROM_CACHE")) if "LOADED_FROM_CACHE" in supported else None,
+            loaded_from_cache=bool(compiled.get_property("LOADED_FROM_CACHE"))
+            if "LOADED_FROM_CACHE" in supported
+            else None,
             extra={"properties": {k: str(v) for k, v in props.items()}},
         )
         return OpenVINOModel(compiled, info)

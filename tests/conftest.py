@@ -1,0 +1,44 @@
+"""Shared helpers for the plugin's own tests: real example models copied into each pytester dir."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+# pytester's in-process runs drop the modules each run imported; C extensions such as numpy cannot be
+# imported twice in one process (nor can datasets' pyarrow types be registered twice), so they are imported once here, before any inner run.
+import datasets  # noqa: F401  isort: skip
+import numpy  # noqa: F401  isort: skip
+import onnxruntime  # noqa: F401  isort: skip
+import openvino  # noqa: F401  isort: skip
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITES = ROOT / "suites"
+
+# Anything that means the plugin crashed instead of reporting: never acceptable in a user's output.
+CRASH_MARKERS = ("INTERNALERROR", "Traceback (most recent call last)")
+
+
+@pytest.fixture
+def models(pytester: pytest.Pytester) -> Path:
+    """The example models, copied to ``<pytester>/models``."""
+    dest = pytester.path / "models"
+    shutil.copytree(SUITES / "models", dest)
+    return dest
+
+
+@pytest.fixture
+def example_data(pytester: pytest.Pytester) -> Path:
+    dest = pytester.path / "data"
+    shutil.copytree(SUITES / "data", dest)
+    return dest
+
+
+def assert_clean(result: pytest.RunResult) -> None:
+    """The run reported through pytest's own channels: no crash and no frames from inside the plugin."""
+    text = result.stdout.str() + result.stderr.str()
+    for marker in CRASH_MARKERS:
+        assert marker not in text, text
+    assert "pytest_edgeqa/runtimes" not in text and "pytest_edgeqa/plugin.py" not in text, text

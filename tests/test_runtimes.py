@@ -1,0 +1,258 @@
+"""Loading, compiling and running real models with both runtimes, and what a user sees when it goes wrong."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import assert_clean
+
+
+def test_onnx_and_ir_load_on_cpu_with_both_runtimes(pytester: pytest.Pytester, models) -> None:
+    pytester.makepyfile(
+        test_load="""
+        import numpy as np
+        import openvino as ov
+
+        def test_onnx(edge_model):
+            m = edge_model("models/digits_cnn.onnx")
+            assert [str(s) for s in m.inputs] in (["image: float32[?,8,8]"], ["image: float32[batch,8,8]"])
+            out = m.infer({"image": np.zeros((3, 8, 8), np.float32)})
+            assert list(out) == ["logits"] and out["logits"].shape == (3, 10)
+
+        def test_ir(edge_model, tmp_path):
+            ov.save_model(ov.convert_model("models/digits_cnn.onnx"), tmp_path / "fp32.xml", compress_to_fp16=False)
+            m = edge_model(tmp_path / "fp32.xml", reference=True)
+            onnx = edge_model("models/digits_cnn.onnx", reference=True)
+            x = np.random.default_rng(0).uniform(0, 16, (5, 8, 8)).astype(np.float32)
+            np.testing.assert_allclose(m.infer(x)["logits"], onnx.infer(x)["logits"], atol=1e-5)
+            assert m.info.model_sha256 != onnx.info.model_sha256
+        """
+    )
+    result = pytester.runpytest("--edge-device=CPU,ort:cpu", "-rs", "-v")
+    result.assert_outcomes(passed=3, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_onnx[[]CPU[]] PASSED*",
+            "*test_onnx[[]ort:cpu[]] PASSED*",
+            "*test_ir[[]CPU[]] PASSED*",
+            "SKIPPED * ONNX Runtime runs ONNX models only; fp32.xml is OpenVINO IR (use an OpenVINO device)",
+        ]
+    )
+
+
+def test_runtimes_agree_at_f32_and_record_precision(pytester: pytest.Pytester, models, example_data) -> None:
+    pytester.makepyfile(
+        test_agree="""
+        import numpy as np
+        from pytest_edgeqa import data
+
+        def test_agree(edge_model):
+            images = data.columns(data.load("data/digits", split="test"), ["image"])["image"]
+            ov_ref = edge_model("models/digits_cnn.onnx", device="CPU", reference=True)
+            ort_ref = edge_model("models/digits_cnn.onnx", device="ort:cpu", reference=True)
+            a, b = ov_ref.infer({"image": images})["logits"], ort_ref.infer({"image": images})["logits"]
+            assert a.shape == (450, 10)
+            diff = float(np.abs(a - b).max())
+            print(f"max |OpenVINO - ONNX Runtime| = {diff:.2e}")
+            assert diff <= 1e-4
+            for m in (ov_ref, ort_ref):
+                assert m.info.precision == m.info.declared_precision == "f32"
+            assert ov_ref.info.execution_devices == ("CPU",)
+            assert ort_ref.info.execution_devices == ("CPUExecutionProvider",)
+            assert ov_ref.info.runtime == "openvino" and ort_ref.info.runtime == "onnxruntime"
+            assert len(ov_ref.info.model_sha256) == 64 and ov_ref.info.model_sha256 == ort_ref.info.model_sha256
+            assert ov_ref.info.device_full_name and ov_ref.info.runtime_version
+
+        def test_pinned_precision_is_what_runs(edge_model):
+            # bf16 is requested explicitly: the recorded precision is read back from the compiled model,
+            # and it visibly changes the numbers, which is why references are pinned to f32.
+            x = np.random.default_rng(1).uniform(0, 16, (64, 8, 8)).astype(np.float32)
+            f32 = edge_model("models/digits_cnn.onnx", device="CPU", reference=True)
+            bf16 = edge_model("models/digits_cnn.onnx", device="CPU", precision="bf16")
+            assert (f32.info.precision, bf16.info.precision) == ("f32", "bf16")
+            assert float(np.abs(f32.infer(x)["logits"] - bf16.infer(x)["logits"]).max()) > 1e-3
+        """
+    )
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*max |OpenVINO - ONNX Runtime| = *e-0[5-9]"])
+
+
+def test_original_at_reference_optimized_at_device_default(pytester: pytest.Pytester, models) -> None:
+    pytester.makepyfile(
+        test_sides="""
+        import pytest
+        import openvino as ov
+
+        pytestmark = pytest.mark.edge_model(original="models/digits_cnn.onnx", optimized="models/digits_cnn_fp16.xml")
+
+        def test_sides(original_model, optimized_model):
+            default = ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
+            assert original_model.info.precision == "f32"
+            assert optimized_model.info.precision == default
+            assert original_model.info.extra["properties"]["INFERENCE_PRECISION_HINT"] == "<Type: 'float32'>"
+            assert "INFERENCE_PRECISION_HINT" not in optimized_model.info.extra["properties"]
+
+        @pytest.mark.edge_model(original="models/digits_cnn.onnx", optimized="models/digits_cnn_fp16.xml", precision="bf16")
+        def test_marker_precision(optimized_model):
+            assert optimized_model.info.precision == "bf16"
+        """
+    )
+    pytester.runpytest("--strict-markers").assert_outcomes(passed=2)
+
+
+def test_compiled_models_are_memoized_and_cached_on_disk(pytester: pytest.Pytester, models) -> None:
+    pytester.makepyfile(
+        test_memo="""
+        import pytest
+        seen = []
+        pytestmark = pytest.mark.edge_model(original="models/digits_cnn.onnx")
+
+        @pytest.mark.parametrize("n", [1, 2])
+        def test_same_object(original_model, edge_model, n):
+            seen.append(original_model)
+            assert edge_model("models/digits_cnn.onnx", reference=True) is original_model
+            assert edge_model("models/digits_cnn.onnx", precision="bf16") is not original_model
+            assert all(m is seen[0] for m in seen)
+
+        def test_cache(original_model, request):
+            print("LOADED_FROM_CACHE", original_model.info.loaded_from_cache)
+        """
+    )
+    first = pytester.runpytest("-s", "--edge-device=AUTO")
+    first.assert_outcomes(passed=3)
+    first.stdout.fnmatch_lines(["*LOADED_FROM_CACHE False"])
+    assert list((pytester.path / ".pytest_cache" / "d" / "edgeqa-openvino").glob("*.blob"))
+    second = pytester.runpytest("-s", "--edge-device=AUTO")
+    second.stdout.fnmatch_lines(["*LOADED_FROM_CACHE True"])
+
+
+BAD_INPUTS = """
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.edge_model(original="models/digits_cnn.onnx")
+
+def test_wrong_name(original_model):
+    original_model.infer({"img": np.zeros((1, 8, 8), np.float32)})
+
+def test_wrong_shape(original_model):
+    original_model.infer({"image": np.zeros((1, 64), np.float32)})
+
+def test_wrong_dim(original_model):
+    original_model.infer({"image": np.zeros((1, 8, 9), np.float32)})
+
+def test_wrong_dtype(original_model):
+    original_model.infer({"image": np.zeros((1, 8, 8), np.int64)})
+
+def test_cast_within_kind(original_model):
+    assert original_model.infer(np.zeros((2, 8, 8), np.float64))["logits"].dtype == np.float32
+"""
+
+
+@pytest.mark.parametrize("device", ["CPU", "ort:cpu"])
+def test_wrong_inputs_to_infer(pytester: pytest.Pytester, models, device: str) -> None:
+    pytester.makepyfile(test_inputs=BAD_INPUTS)
+    result = pytester.runpytest(f"--edge-device={device}")
+    result.assert_outcomes(failed=4, passed=1)
+    shape = "?" if device == "CPU" else "batch"
+    result.stdout.fnmatch_lines(
+        [
+            f"E * infer(): unknown input 'img'; missing input 'image'; the model's inputs are image: float32[[]{shape},8,8[]]",
+            f"E * infer(): input 'image' expects shape [[]{shape},8,8[]] (float32), got (1, 64)",
+            f"E * infer(): input 'image' expects shape [[]{shape},8,8[]] (float32), got (1, 8, 9)",
+            "E * infer(): input 'image' expects float32, got int64",
+        ]
+    )
+    assert_clean(result)
+
+
+def test_model_file_errors(pytester: pytest.Pytester, models) -> None:
+    (pytester.path / "garbage.onnx").write_bytes(b"this is not a protobuf \x00\x01")
+    (pytester.path / "garbage.xml").write_text("<net><layers><oops></net>")
+    (pytester.path / "garbage.bin").write_bytes(b"")
+    (pytester.path / "lonely.xml").write_text("<net/>")
+    (pytester.path / "notes.txt").write_text("hello")
+    pytester.makepyfile(
+        test_files="""
+        import pytest
+
+        @pytest.mark.parametrize("path", ["nope.onnx", "garbage.onnx", "garbage.xml", "lonely.xml", "notes.txt"])
+        def test_load(edge_model, path):
+            edge_model(path)
+        """
+    )
+    result = pytester.runpytest("--edge-device=CPU,ort:cpu", "-rs")
+    result.assert_outcomes(failed=9, skipped=1)
+    out = result.stdout.str()
+    base = str(pytester.path)
+    for line in [
+        f"edge_model('nope.onnx'): model file not found: {base}/nope.onnx (relative paths resolve against {base})",
+        f"{base}/garbage.onnx is not a model OpenVINO can read:",
+        f"{base}/garbage.onnx is not a model ONNX Runtime can load: [ONNXRuntimeError] : 7 : INVALID_PROTOBUF",
+        f"{base}/garbage.xml is not a model OpenVINO can read:",
+        f"edge_model('lonely.xml'): OpenVINO IR {base}/lonely.xml has no weights file beside it: {base}/lonely.bin is missing",
+        f"edge_model('notes.txt'): {base}/notes.txt is not a model file this plugin loads: expected an ONNX model (.onnx) or OpenVINO IR (.xml with its .bin beside it)",
+    ]:
+        assert line in out, line
+    assert_clean(result)
+
+
+def test_marker_errors(pytester: pytest.Pytester, models) -> None:
+    pytester.makepyfile(
+        test_markers="""
+        import pytest
+
+        @pytest.mark.edge_model(optimized="models/digits_cnn.onnx")
+        def test_no_original(original_model):
+            pass
+
+        @pytest.mark.edge_model("models/digits_cnn.onnx", hint="FAST", treads=2)
+        def test_bad_options(original_model):
+            pass
+
+        @pytest.mark.edge_model("models/digits_cnn.onnx", threads=0)
+        def test_bad_threads(original_model):
+            pass
+
+        @pytest.mark.edge_model("models/digits_cnn.onnx")
+        def test_no_optimized(optimized_model):
+            pass
+
+        def test_no_marker(original_model):
+            pass
+
+        def test_factory_options(edge_model):
+            edge_model("models/digits_cnn.onnx", precision="int3")
+
+        def test_factory_device(edge_model):
+            edge_model("models/digits_cnn.onnx", device="ort:banana")
+        """
+    )
+    result = pytester.runpytest("--strict-markers")
+    result.assert_outcomes(errors=5, failed=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*edge_model marker: argument 'original' is required (a model path such as 'models/net.onnx')",
+            "*edge_model marker: unknown option 'treads' (expected: hint, precision, threads, streams, properties)",
+            "*edge_model marker: threads=0; expected a positive integer",
+            "*edge_model marker: argument 'optimized' is not given, so there is no optimized_model",
+            "*original_model needs an edge_model marker on the test, its class or module*",
+            "*edge_model() fixture: precision='int3'; expected one of f32, f16, bf16",
+            "*edge_model(device=...): 'ort:banana' is not a device: unknown ONNX Runtime execution provider 'banana'*",
+        ]
+    )
+    assert_clean(result)
+
+
+def test_markers_are_registered_with_signatures(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(
+        [
+            "@pytest.mark.edge_model(original, optimized=None, **options): *",
+            "@pytest.mark.edge_device(*devices): *",
+        ]
+    )
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(
+        ["*--edge-device=*RUNTIME:*DEVICE*", "*--edge-require-devices*", "*edge_devices (string)*"]
+    )
