@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .devices import DeviceSpec, parse_device, parse_devices
@@ -24,6 +26,13 @@ MARKERS = {
         "the test file's directory. options: hint=LATENCY|THROUGHPUT|CUMULATIVE_THROUGHPUT, "
         "precision=f32|f16|bf16 (optimized side; the original always runs at its declared precision), "
         "threads=N, streams=N, properties={engine-specific key: value}"
+    ),
+    "parity": (
+        "parity(atol=None, rtol=None, max_mismatch=0.0, max_abs_error=None, mean_abs_error=None, "
+        "median_abs_error=None, quantile=0.99, quantile_abs_error=None, cosine=None, snr_db=None, psnr_db=None, "
+        "top_k=None, top_k_agreement=1.0, class_axis=-1, nan='match', rel_floor=None, outputs={name: {...}}): "
+        "numerical agreement criteria for golden_check; every criterion given must hold; without numbers, "
+        "defaults by the model's precision/quantization apply"
     ),
     "edge_device": (
         "edge_device(*devices): the test applies only to these devices (e.g. 'CPU', 'GPU', 'ort:cuda'); "
@@ -59,6 +68,24 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="fail (instead of skip) items whose device is missing, and forbid ONNX Runtime's CPU fallback",
     )
+    group.addoption(
+        "--update-golden",
+        nargs="?",
+        const="failing",
+        default=None,
+        choices=("failing", "new", "all"),
+        dest="update_golden",
+        help="write goldens: bare or =failing: missing and failing ones; =new: only missing ones; =all: every one that runs",
+    )
+    group.addoption(
+        "--golden-force",
+        action="store_true",
+        default=False,
+        help="allow --update-golden when the CI environment variable is set, and recording from a non-reference precision",
+    )
+    group.addoption("--golden-prune", action="store_true", default=False, help="delete unused goldens at the end of the session")
+    parser.addini("edge_golden_dir", "where goldens live, relative to the rootdir", default="golden")
+    parser.addini("edge_golden_device", "device that records goldens (at the model's declared precision)", default="CPU")
     parser.addini("edge_devices", "default for --edge-device (space or comma separated)", default=DEFAULT_DEVICES)
     parser.addini("edge_require_devices", "default for --edge-require-devices", type="bool", default=False)
 
@@ -70,6 +97,12 @@ class Settings:
     devices: tuple[DeviceSpec, ...]
     devices_source: str
     require_devices: bool
+    golden_dir: Path = Path("golden")
+    golden_device: DeviceSpec = DeviceSpec("openvino", "CPU")  # noqa: RUF009  (frozen, so sharing is safe)
+    update_golden: str | None = None
+    golden_force: bool = False
+    golden_prune: bool = False
+    ci: bool = False
 
 
 def resolve(config: pytest.Config) -> Settings:
@@ -91,7 +124,22 @@ def resolve(config: pytest.Config) -> Settings:
     require = config.getoption("edge_require_devices")
     if require is None:
         require = bool(config.getini("edge_require_devices"))
-    return Settings(devices=devices, devices_source=source, require_devices=require)
+    golden_device_text = str(config.getini("edge_golden_device") or "CPU")
+    try:
+        golden_device = parse_device(golden_device_text)
+    except ConfigError as exc:
+        raise ConfigError(f"ini edge_golden_device ({config.inipath}): {exc}") from None
+    return Settings(
+        devices=devices,
+        devices_source=source,
+        require_devices=require,
+        golden_dir=config.rootpath / str(config.getini("edge_golden_dir") or "golden"),
+        golden_device=golden_device,
+        update_golden=config.getoption("update_golden"),
+        golden_force=bool(config.getoption("golden_force")),
+        golden_prune=bool(config.getoption("golden_prune")),
+        ci=os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- markers

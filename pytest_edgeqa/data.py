@@ -37,3 +37,38 @@ def columns(ds: datasets.Dataset, names: list[str] | tuple[str, ...]) -> dict[st
         )
     table: dict[str, Any] = ds.with_format("numpy", columns=list(names))[:]
     return dict(table)
+
+
+def model_inputs(
+    source: Any, specs: tuple[Any, ...], *, seed: int = 0, batch: int = 4, columns_map: dict[str, str] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Deterministic inputs for a model: a dataset selection, explicit arrays, or (``source=None``) arrays
+    generated from the input specs with ``seed``. Returns the arrays and a description for manifests."""
+    import numpy as np
+
+    names = [s.name for s in specs]
+    mapping = columns_map or {n: n for n in names}
+    if source is None:
+        rng = np.random.default_rng(seed)
+        arrays = {}
+        for spec in specs:
+            shape = tuple((batch if i == 0 else 8) if isinstance(d, str) else d for i, d in enumerate(spec.shape))
+            if spec.dtype.kind == "f":
+                arrays[spec.name] = rng.random(shape).astype(spec.dtype)
+            elif spec.dtype.kind == "b":
+                arrays[spec.name] = rng.random(shape) < 0.5
+            else:
+                arrays[spec.name] = rng.integers(0, 10, shape).astype(spec.dtype)
+        return arrays, {"source": "generated", "seed": seed, "batch": batch}
+    if hasattr(source, "column_names") and hasattr(source, "with_format"):  # a datasets.Dataset
+        cols = columns(source, [mapping[n] for n in names])
+        fingerprint = getattr(source, "_fingerprint", None)
+        return {n: cols[mapping[n]] for n in names}, {"source": "dataset", "rows": len(source), "fingerprint": fingerprint}
+    if isinstance(source, dict) or hasattr(source, "keys"):
+        missing = [mapping[n] for n in names if mapping[n] not in source]
+        if missing:
+            raise ConfigError(f"inputs have no {', '.join(map(repr, missing))} (given: {', '.join(map(str, source.keys()))}; the model's inputs: {', '.join(names)})")
+        return {n: np.asarray(source[mapping[n]]) for n in names}, {"source": "arrays"}
+    if len(names) == 1:
+        return {names[0]: np.asarray(source)}, {"source": "arrays"}
+    raise ConfigError(f"inputs must be a dict of arrays keyed by input name, a datasets.Dataset, or None (generated); got {type(source).__name__}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -35,6 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
     cache = getattr(config, "cache", None)
     cache_dir = str(cache.mkdir("edgeqa-openvino")) if cache is not None else None
     config.stash[SESSION] = EdgeSession(settings=settings, cache_dir=cache_dir)
+    if not hasattr(config, "workerinput"):  # the controller (or a plain run) owns golden bookkeeping
+        config.pluginmanager.register(GoldenUsage(config), "edgeqa-golden-usage")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -59,9 +62,15 @@ def _as_outcome() -> Iterator[None]:
     try:
         yield
     except Unsupported as exc:
-        pytest.skip(str(exc))
+        _raise_bare(pytest.skip.Exception(str(exc), allow_module_level=False))
     except EdgeQAError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        _raise_bare(pytest.fail.Exception(str(exc), pytrace=False))
+
+
+def _raise_bare(outcome: BaseException) -> None:
+    """Raise a pytest outcome without the 'during handling of the above exception' chain."""
+    __tracebackhide__ = True
+    raise outcome from None
 
 
 def _gate(session: EdgeSession, spec: DeviceSpec) -> None:
@@ -145,3 +154,163 @@ def original_model(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> C
 def optimized_model(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> CompiledModel:
     """The marker's ``optimized`` model on this item's device, at the device's default precision."""
     return _marked_model(request, edge_device, "optimized")
+
+
+# ------------------------------------------------------------------------------------------------ goldens
+
+OWNER = "edgeqa_owner"
+GOLDEN = "edgeqa_golden"
+
+
+def _owner(item: pytest.Item) -> str:
+    """The test a golden belongs to: node id without the device part of its parametrization."""
+    base, _, params = item.nodeid.partition("[")
+    callspec = getattr(item, "callspec", None)
+    device = callspec.params.get("edge_device") if callspec is not None else None
+    params = params[:-1] if params.endswith("]") else params
+    if device is not None:
+        dev = device.id
+        if params == dev:
+            params = ""
+        elif params.startswith(dev + "-"):
+            params = params[len(dev) + 1 :]
+        elif params.endswith("-" + dev):
+            params = params[: -len(dev) - 1]
+        else:
+            params = params.replace("-" + dev + "-", "-", 1)
+    return f"{base}[{params}]" if params else base
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if "golden_check" in getattr(item, "fixturenames", ()):
+        item.user_properties.append((OWNER, _owner(item)))
+
+
+class GoldenUsage:
+    """Controller-side bookkeeping of golden use, fed by test reports (so it works under pytest-xdist,
+    where the reports carry each item's user_properties to the controller)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.touched: set[str] = set()
+        self.passed_owners: set[str] = set()
+        self.seen_owners: set[str] = set()
+        self.unused: list[Path] = []
+        self.pruned = False
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = [(str(k), str(v)) for k, v in report.user_properties]
+        owner = next((v for k, v in props if k == OWNER), None)
+        if owner is None:
+            return
+        self.seen_owners.add(owner)
+        self.touched.update(v for k, v in props if k == GOLDEN)
+        if report.when == "call" and report.passed:
+            self.passed_owners.add(owner)
+
+    def _full_run(self) -> bool:
+        """Did this run select every test under its paths? Only then can a golden's test be 'gone'."""
+        opt = self.config.getoption
+        narrowed = opt("keyword", "") or opt("markexpr", "") or opt("lf", False) or opt("deselect", None)
+        return not narrowed and not any("::" in arg for arg in self.config.args)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        settings = self.config.stash[SESSION].settings
+        if not settings.golden_dir.is_dir():
+            return
+        from .golden import Usage, read_owner, remove, unused
+
+        rootpath = self.config.rootpath
+        scope = [Path(a.split("::")[0]).resolve() for a in self.config.args]
+
+        def in_scope(path: Path) -> bool:
+            # A golden whose test module lies outside this run's paths says nothing about being unused.
+            module = (rootpath / read_owner(path).split("::", 1)[0]).resolve()
+            return any(module == s or s in module.parents for s in scope)
+
+        usage = Usage(touched=self.touched, passed_owners=self.passed_owners, seen_owners=self.seen_owners)
+        self.unused = [p for p in unused(settings.golden_dir, usage, self._full_run()) if in_scope(p)]
+        if settings.golden_prune and self.unused:
+            for path in self.unused:
+                remove(path)
+            self.pruned = True
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.unused:
+            return
+        rootpath = self.config.rootpath
+        verb = "removed" if self.pruned else "unused"
+        terminalreporter.section(f"edgeqa: {len(self.unused)} {verb} golden(s)")
+        for path in self.unused:
+            terminalreporter.write_line(f"  {path.relative_to(rootpath) if path.is_relative_to(rootpath) else path}")
+        if not self.pruned:
+            terminalreporter.write_line("no selected test used these goldens; delete them with --golden-prune")
+
+
+@pytest.fixture
+def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Callable[..., Any]:
+    """``golden_check(inputs=None, *, name=None, model=None, seed=0, batch=4, columns=None)``: compare the
+    optimized model (or ``model``) with the golden recorded from the original at reference precision,
+    and with the original run live on this device, under the ``parity`` marker's criteria."""
+    session = request.config.stash[SESSION]
+    settings = session.settings
+    node = request.node
+
+    def check(
+        inputs: Any = None,
+        *,
+        name: str | None = None,
+        model: CompiledModel | None = None,
+        seed: int = 0,
+        batch: int = 4,
+        columns: dict[str, str] | None = None,
+    ) -> Any:
+        __tracebackhide__ = True
+        from . import data
+        from .checks import GoldenPolicy, run_golden_check
+        from .golden import safe_name
+        from .parity import spec_from_marker
+
+        with _as_outcome():
+            mark = node.get_closest_marker("parity")
+            spec = spec_from_marker(mark.args, mark.kwargs) if mark is not None else spec_from_marker((), {})
+            original_here = _marked_model(request, edge_device, "original")
+            marker = cfg.parse_model_marker(node.get_closest_marker("edge_model"))
+            if model is not None:
+                candidate, role = model, "model"
+            elif marker.optimized is not None:
+                candidate, role = _marked_model(request, edge_device, "optimized"), "optimized"
+            else:
+                candidate, role = original_here, "original"
+            ref_config = marker.config().with_(precision="reference")
+            reference = session.compile(
+                marker.original, request.path.parent, settings.golden_device, ref_config, what=f"golden reference ({settings.golden_device.id})"
+            )
+            arrays, info = data.model_inputs(inputs, reference.inputs, seed=seed, batch=batch, columns_map=columns)
+            owner = _owner(node)
+            module, _, test = owner.partition("::")
+            stem = safe_name(test.replace("::", ".")) + (f"__{safe_name(name)}" if name else "")
+            rel = f"{Path(module).with_suffix('').as_posix()}/{stem}.npz"
+            node.user_properties.append((GOLDEN, rel))
+            policy = GoldenPolicy(mode=settings.update_golden, force=settings.golden_force, ci=settings.ci)
+            result = run_golden_check(
+                root=settings.golden_dir,
+                rel=rel,
+                owner=owner,
+                inputs=arrays,
+                inputs_info=info,
+                candidate=candidate,
+                candidate_role=role,
+                original_here=original_here,
+                reference=reference,
+                weights=session.weight_format(candidate),
+                spec=spec,
+                policy=policy,
+                update_command=f"pytest --update-golden '{node.nodeid}'",
+            )
+            return result
+        raise AssertionError("unreachable")
+
+    return check

@@ -23,6 +23,7 @@ class EdgeSession:
     store: ModelStore = field(init=False)
     _inventory: Inventory = field(default_factory=Inventory)
     _discovered: set[Runtime] = field(default_factory=set)
+    _quantization: dict[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store = ModelStore(cache_dir=self.cache_dir)
@@ -62,3 +63,12 @@ class EdgeSession:
         if problem:
             raise FallbackError(f"{what}: {model.name}: {problem}")
         return compiled
+
+    def weight_format(self, model: CompiledModel) -> str | None:
+        """'int8', 'int4', 'f16' or None for a compiled model's weights, looked at once per model hash."""
+        sha = model.info.model_sha256
+        if sha not in self._quantization:
+            from .runtimes.openvino import weight_format
+
+            self._quantization[sha] = weight_format(model.info.model)
+        return self._quantization[sha]

@@ -11,6 +11,7 @@ Outputs (all committed):
     suites/data/diabetes/{train,test}.parquet   scikit-learn's diabetes regression data, 80/20 split
     suites/models/digits_cnn.onnx               small CNN, raw pixels (0..16) in, logits out
     suites/models/digits_cnn_fp16.xml/.bin      the same CNN as OpenVINO IR with FP16 weights
+    suites/models/digits_cnn_int8.xml/.bin      the same CNN quantized to INT8 by NNCF (300 calibration images)
     suites/models/diabetes_mlp.onnx             MLP regressor, 10 features in, disease progression out
 """
 
@@ -135,6 +136,22 @@ def build_digits() -> None:
     print(f"  {models / 'digits_cnn_fp16.xml'} (+.bin, FP16 weights)")
 
 
+def build_digits_int8() -> None:
+    """NNCF post-training INT8 quantization of the digits CNN, calibrated on 300 training images."""
+    import nncf
+    import openvino as ov
+
+    from pytest_edgeqa import data
+
+    print("digits int8")
+    images = data.columns(data.load(str(ROOT / "data" / "digits"), split="train"), ["image"])["image"][:300]
+    model = ov.Core().read_model(str(ROOT / "models" / "digits_cnn.onnx"))
+    dataset = nncf.Dataset([images[i : i + 1] for i in range(len(images))])
+    quantized = nncf.quantize(model, dataset, subset_size=len(images))
+    ov.save_model(quantized, str(ROOT / "models" / "digits_cnn_int8.xml"), compress_to_fp16=False)
+    print(f"  {ROOT / 'models' / 'digits_cnn_int8.xml'} (+.bin, INT8)")
+
+
 def build_diabetes() -> None:
     import datasets
     import torch
@@ -196,5 +213,6 @@ def build_diabetes() -> None:
 
 if __name__ == "__main__":
     build_digits()
+    build_digits_int8()
     build_diabetes()
     print(json.dumps({"seed": SEED, "opset": OPSET, "ir_version": ONNX_IR_VERSION}))

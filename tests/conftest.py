@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITES = ROOT / "suites"
 
 # Anything that means the plugin crashed instead of reporting: never acceptable in a user's output.
-CRASH_MARKERS = ("INTERNALERROR", "Traceback (most recent call last)")
+CRASH_MARKERS = ("INTERNALERROR", "Traceback (most recent call last)", "During handling of the above exception")
 
 
 @pytest.fixture

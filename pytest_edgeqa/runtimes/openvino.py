@@ -28,6 +28,33 @@ def available_devices() -> tuple[str, ...]:
     return tuple(ov.Core().available_devices)
 
 
+_INT8_TYPES = {"i8", "u8"}
+_INT4_TYPES = {"i4", "u4", "nf4", "f4e2m1"}
+
+
+def weight_format(path: str) -> str | None:
+    """'int4', 'int8', 'f16' or None: what the model's weights or fake-quantize nodes say about its
+    compression. ONNX QDQ models read through OpenVINO show as int8/uint8 constants, so one look serves
+    both formats."""
+    model = ov.Core().read_model(path)
+    found: set[str] = set()
+    for op in model.get_ops():
+        kind = op.get_type_name()
+        if kind == "FakeQuantize":
+            levels = int(op.get_attributes().get("levels", 256))
+            found.add("int4" if levels <= 16 else "int8")
+        elif kind == "Constant":
+            name = op.get_output_element_type(0).get_type_name()
+            if name in _INT4_TYPES:
+                found.add("int4")
+            elif op.get_output_partial_shape(0).rank.get_length() >= 2:  # a weight, not an index or shape
+                if name in _INT8_TYPES:
+                    found.add("int8")
+                elif name in ("f16", "bf16"):
+                    found.add("f16")
+    return next((k for k in ("int4", "int8", "f16") if k in found), None)
+
+
 def _specs(ports: Any) -> tuple[TensorSpec, ...]:
     specs = []
     for i, port in enumerate(ports):

@@ -1,0 +1,170 @@
+"""The golden check behind the ``golden_check`` fixture: record from the reference, compare, explain."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import golden as store
+from .errors import EdgeQAError
+from .parity import DEFAULTS, Comparison, Spec, compare, kind_of, render
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .runtimes import CompiledModel
+
+
+class GoldenCheckFailed(EdgeQAError):
+    """The check ran and the model does not agree: the message is the full report."""
+
+
+@dataclass(frozen=True)
+class GoldenPolicy:
+    """How this session treats goldens: from --update-golden, --golden-force and the CI variable."""
+
+    mode: str | None = None  # None | "failing" | "new" | "all"
+    force: bool = False
+    ci: bool = False
+
+
+@dataclass
+class GoldenResult:
+    golden: str  # path relative to the golden dir
+    action: str  # "compared" | "recorded" | "re-recorded"
+    kind: str
+    comparisons: list[Comparison] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.comparisons)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"golden": self.golden, "action": self.action, "kind": self.kind, "ok": self.ok, "comparisons": [c.to_dict() for c in self.comparisons]}
+
+
+# Whether the live reference still reproduces its golden: f32 against f32, on possibly another machine.
+_REFERENCE_DRIFT = Spec(default=DEFAULTS["f32"])
+
+
+def run_golden_check(
+    *,
+    root: Path,
+    rel: str,
+    owner: str,
+    inputs: dict[str, np.ndarray],
+    inputs_info: dict[str, Any],
+    candidate: CompiledModel,
+    candidate_role: str,
+    original_here: CompiledModel,
+    reference: CompiledModel,
+    weights: str | None,
+    spec: Spec,
+    policy: GoldenPolicy,
+    update_command: str,
+) -> GoldenResult:
+    """Compare ``candidate`` with the golden at ``root/rel`` and with the original run live on the same
+    device; record or re-record the golden from ``reference`` when the policy allows it."""
+    __tracebackhide__ = True
+    path = root / rel
+    inputs_sha = store.arrays_sha256(inputs)
+    ref_out = reference.infer(inputs)
+
+    existing: store.Golden | None = None
+    stale: list[str] = []
+    if path.exists():
+        try:
+            existing = store.read(path)
+        except store.GoldenError as exc:
+            if policy.mode not in ("failing", "all") or path.read_bytes()[:100].startswith(store.LFS_SIGNATURE):
+                raise
+            stale.append(str(exc))
+    if existing is not None:
+        recorded_inputs = existing.manifest.get("inputs", {}).get("sha256")
+        if recorded_inputs != inputs_sha:
+            stale.append(f"the inputs differ from those the golden was recorded with (sha256 {str(recorded_inputs)[:12]}… vs {inputs_sha[:12]}…)")
+        drift = compare(ref_out, existing.outputs, _REFERENCE_DRIFT, "f32", f"original at reference precision ({reference.info.device}) vs golden")
+        if not drift.ok:
+            stale.append("the original model no longer reproduces the golden (the model, runtime or machine changed):\n" + "\n".join(render(drift)))
+
+    action = "compared"
+    if store.update_allowed(policy.mode, existing is not None, bool(stale)):
+        refusal = _refusal(policy, reference)
+        if refusal:
+            raise GoldenCheckFailed(f"golden {path}: {refusal}")
+        manifest = _manifest(owner, inputs_sha, inputs_info, reference, spec, kind_of(candidate.info.precision, weights))
+        existing = store.write(path, ref_out, manifest)
+        action = "re-recorded" if stale or (policy.mode == "all" and path.exists()) else "recorded"
+        stale = []
+    elif existing is None:
+        raise GoldenCheckFailed(
+            f"golden {path} does not exist; record it from the original model ({reference.info.device}, "
+            f"{reference.info.precision}) with:\n    {update_command.replace('--update-golden', '--update-golden=new')}"
+        )
+
+    kind = kind_of(candidate.info.precision, weights)
+    cand_out = candidate.infer(inputs)
+    live_ref = ref_out if original_here is reference else original_here.infer(inputs)
+    here = candidate.info.device
+    result = GoldenResult(golden=rel, action=action, kind=kind)
+    result.comparisons.append(compare(cand_out, existing.outputs, spec, kind, f"{candidate_role} ({here}, {candidate.info.precision}) vs golden"))
+    if original_here is not reference:  # on the reference device the live original *is* the golden's source
+        result.comparisons.append(compare(cand_out, live_ref, spec, kind, f"{candidate_role} ({here}) vs original run live ({here}, {original_here.info.precision})"))
+    if stale:
+        lines = [f"golden {path} is stale:"] + [f"  {s}" for s in stale]
+        raise GoldenCheckFailed("\n".join([*lines, f"If the change was intended, re-record the golden:\n    {update_command}"]))
+    if not result.ok:
+        first = next(iter(inputs.values()))
+        samples = first.shape[0] if first.ndim else 1
+        lines = [f"parity failed against golden {path} ({samples} samples; {role_kind(candidate_role, kind)})"]
+        for cmp in result.comparisons:
+            lines += render(cmp)
+        lines.append(f"If the change was intended, re-record the golden:\n    {update_command}")
+        raise GoldenCheckFailed("\n".join(lines))
+    return result
+
+
+def role_kind(role: str, kind: str) -> str:
+    return f"{role} model is {kind}" if kind != "f32" else f"{role} model is f32"
+
+
+def _refusal(policy: GoldenPolicy, reference: CompiledModel) -> str | None:
+    if policy.ci and not policy.force:
+        return "refusing to write goldens because the CI environment variable is set; goldens are recorded on purpose, not by CI (add --golden-force to do it anyway)"
+    info = reference.info
+    if info.precision != info.declared_precision and not policy.force:
+        return (
+            f"refusing to record from {info.device} at {info.precision}: goldens are recorded at the model's declared precision "
+            f"({info.declared_precision}); set edge_golden_device to a device that can, or add --golden-force"
+        )
+    return None
+
+
+def _manifest(owner: str, inputs_sha: str, inputs_info: dict[str, Any], reference: CompiledModel, spec: Spec, kind: str) -> dict[str, Any]:
+    from . import __version__
+
+    info = reference.info
+    tolerances: dict[str, Any] = {}
+    if spec.default is not None:
+        tolerances["default"] = spec.default.applied()
+    tolerances.update({f"outputs.{n}": c.applied() for n, c in spec.outputs.items()})
+    if spec.default is None:
+        tolerances["default"] = {"for": kind, **DEFAULTS[kind].applied()}
+    return {
+        "test": {"owner": owner},
+        "inputs": {"sha256": inputs_sha, **inputs_info},
+        "model": {"path": os.path.basename(info.model), "sha256": info.model_sha256},
+        "recorded_with": {
+            "runtime": info.runtime,
+            "runtime_version": info.runtime_version,
+            "device": info.device,
+            "device_full_name": info.device_full_name,
+            "execution_devices": list(info.execution_devices),
+            "precision": info.precision,
+        },
+        "tolerances": tolerances,
+        "plugin_version": __version__,
+        **store.provenance(),
+    }

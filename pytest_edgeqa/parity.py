@@ -1,0 +1,404 @@
+"""Array comparison: criteria, float64 statistics, and failure tables that explain a mismatch."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError
+
+MAX_LISTED = 20  # mismatching elements listed in a failure message
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """What must hold for one output. ``None`` means the criterion is not applied."""
+
+    atol: float | None = None
+    rtol: float | None = None
+    max_mismatch: float = 0.0  # fraction of elements allowed outside atol + rtol*|ref|
+    max_abs_error: float | None = None
+    mean_abs_error: float | None = None
+    median_abs_error: float | None = None
+    quantile: float = 0.99  # which quantile quantile_abs_error bounds (and the report shows)
+    quantile_abs_error: float | None = None
+    cosine: float | None = None  # minimum cosine similarity
+    snr_db: float | None = None  # minimum signal-to-noise ratio
+    psnr_db: float | None = None  # minimum peak SNR (peak = max |reference|)
+    top_k: int | None = None  # top-k agreement along class_axis (k=1: argmax agreement)
+    top_k_agreement: float = 1.0  # fraction of rows whose top-k sets must agree
+    class_axis: int = -1
+    nan: str = "match"  # "match": NaN positions must agree; "ignore": skip elements where either is NaN
+    rel_floor: float | None = None  # relative error = |a-r| / max(|r|, floor); default 1e-3 * RMS(|r|)
+
+    @property
+    def elementwise(self) -> bool:
+        return self.atol is not None or self.rtol is not None
+
+    def applied(self) -> dict[str, Any]:
+        """The criteria in force, for manifests and reports."""
+        d = {k: v for k, v in asdict(self).items() if v is not None}
+        for key, default in (("max_mismatch", 0.0), ("quantile", 0.99), ("top_k_agreement", 1.0), ("class_axis", -1), ("nan", "match")):
+            if d.get(key) == default:
+                d.pop(key)
+        return d
+
+
+CRITERIA_KEYS = tuple(f.name for f in fields(Criteria))
+
+
+def _number(key: str, value: Any, where: str, lo: float | None = None, hi: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ConfigError(f"{where}: {key}={value!r}; expected a number")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        bounds = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+        raise ConfigError(f"{where}: {key}={value!r}; expected a number {bounds}")
+    return float(value)
+
+
+def criteria_from(options: Mapping[str, Any], where: str) -> Criteria:
+    """Validate criteria from a marker (or its ``outputs={name: {...}}`` entry)."""
+    unknown = sorted(set(options) - set(CRITERIA_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown argument {', '.join(map(repr, unknown))} (expected: {', '.join(CRITERIA_KEYS)})")
+    values: dict[str, Any] = {}
+    for key, value in options.items():
+        if key in ("atol", "max_abs_error", "mean_abs_error", "median_abs_error", "quantile_abs_error", "rel_floor", "rtol"):
+            values[key] = _number(key, value, where, lo=0.0)
+        elif key in ("max_mismatch", "quantile", "top_k_agreement"):
+            values[key] = _number(key, value, where, lo=0.0, hi=1.0)
+        elif key == "cosine":
+            values[key] = _number(key, value, where, lo=-1.0, hi=1.0)
+        elif key in ("snr_db", "psnr_db"):
+            values[key] = _number(key, value, where)
+        elif key in ("top_k", "class_axis"):
+            if isinstance(value, bool) or not isinstance(value, int) or (key == "top_k" and value < 1):
+                raise ConfigError(f"{where}: {key}={value!r}; expected {'a positive' if key == 'top_k' else 'an'} integer")
+            values[key] = value
+        elif key == "nan":
+            if value not in ("match", "ignore"):
+                raise ConfigError(f"{where}: nan={value!r}; expected 'match' or 'ignore'")
+            values[key] = value
+    c = Criteria(**values)
+    if c.atol is not None and c.rtol is None:
+        c = replace(c, rtol=0.0)
+    if c.rtol is not None and c.atol is None:
+        c = replace(c, atol=0.0)
+    return c
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Criteria per output: explicit ones, a default for the rest, or (neither given) defaults by kind."""
+
+    default: Criteria | None = None
+    outputs: Mapping[str, Criteria] = field(default_factory=dict)
+
+    def for_output(self, name: str, kind: str) -> tuple[Criteria, str]:
+        if name in self.outputs:
+            return self.outputs[name], "marker outputs=" + name
+        if self.default is not None:
+            return self.default, "marker"
+        return DEFAULTS[kind], f"default for {kind}"
+
+
+def spec_from_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Spec:
+    if args:
+        raise ConfigError("parity marker: takes keyword arguments only, e.g. parity(cosine=0.999, top_k=1)")
+    options = dict(kwargs)
+    per_output = options.pop("outputs", None) or {}
+    if not isinstance(per_output, Mapping) or not all(isinstance(v, Mapping) for v in per_output.values()):
+        raise ConfigError("parity marker: outputs= expects {output name: {criterion: value}}")
+    default = criteria_from(options, "parity marker") if options else None
+    outputs = {}
+    for name, opts in per_output.items():
+        base = {k: v for k, v in (options.items()) if k in ("nan", "class_axis", "quantile", "rel_floor")}
+        outputs[str(name)] = criteria_from({**base, **opts}, f"parity marker outputs[{name!r}]")
+    return Spec(default=default, outputs=outputs)
+
+
+# Defaults when the marker gives no numbers, by what the compared model is. The README states them.
+DEFAULTS: Mapping[str, Criteria] = {
+    "f32": Criteria(atol=1e-4, rtol=1e-4),
+    "f16": Criteria(atol=1e-2, rtol=1e-2, max_mismatch=0.001),
+    "bf16": Criteria(atol=6e-2, rtol=6e-2, max_mismatch=0.001),
+    "int8": Criteria(cosine=0.995, snr_db=20.0, top_k=1, top_k_agreement=0.95),
+    "int4": Criteria(cosine=0.98, snr_db=15.0, top_k=1, top_k_agreement=0.90),
+}
+
+
+def kind_of(precision: str, weights: str | None) -> str:
+    """The default-criteria kind for a model: integer weights first, then the lowest float precision
+    among the inference precision in force and the weights' storage type."""
+    if weights in ("int8", "int4"):
+        return weights
+    if precision == "bf16":
+        return "bf16"
+    return "f16" if "f16" in (precision, weights) else "f32"
+
+
+# ------------------------------------------------------------------------------------------ comparison
+
+
+@dataclass
+class OutputReport:
+    name: str
+    ok: bool
+    criteria: Criteria
+    criteria_source: str
+    shape: tuple[int, ...] = ()
+    dtype: str = ""
+    ref_dtype: str = ""
+    problems: list[str] = field(default_factory=list)  # structural: missing, shape, dtype kind
+    failed: list[str] = field(default_factory=list)  # criteria that did not hold
+    stats: dict[str, Any] = field(default_factory=dict)
+    listed: list[tuple[tuple[int, ...], float, float, float, float]] = field(default_factory=list)
+    would_pass: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "reference_dtype": self.ref_dtype,
+            "criteria": self.criteria.applied(),
+            "criteria_source": self.criteria_source,
+            "problems": self.problems,
+            "failed": self.failed,
+            "stats": {k: v for k, v in self.stats.items() if k != "worst_index"} | {"worst_index": list(self.stats.get("worst_index", ()))},
+        }
+
+
+@dataclass
+class Comparison:
+    label: str  # e.g. "optimized (CPU) vs golden"
+    outputs: dict[str, OutputReport]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(o.ok for o in self.outputs.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "ok": self.ok, "problems": self.problems, "outputs": {k: v.to_dict() for k, v in self.outputs.items()}}
+
+
+def _fmt(x: float) -> str:
+    if isinstance(x, float) and (math.isinf(x) or math.isnan(x)):
+        return str(x)
+    return f"{x:.6g}"
+
+
+def _topk_agreement(a: np.ndarray, r: np.ndarray, k: int, axis: int) -> float | None:
+    if a.ndim == 0 or a.shape[axis] < max(k, 2):
+        return None
+    a2 = np.moveaxis(a, axis, -1).reshape(-1, a.shape[axis])
+    r2 = np.moveaxis(r, axis, -1).reshape(-1, r.shape[axis])
+    if a2.shape[0] == 0:
+        return None
+    a_top = np.sort(np.argsort(-a2, axis=1, kind="stable")[:, :k], axis=1)
+    r_top = np.sort(np.argsort(-r2, axis=1, kind="stable")[:, :k], axis=1)
+    return float(np.mean(np.all(a_top == r_top, axis=1)))
+
+
+def compare_output(name: str, actual: np.ndarray, reference: np.ndarray, criteria: Criteria, source: str) -> OutputReport:
+    rep = OutputReport(name, True, criteria, source, tuple(actual.shape), actual.dtype.name, reference.dtype.name)
+    if actual.shape != reference.shape:
+        rep.problems.append(f"shape {tuple(actual.shape)} differs from the reference's {tuple(reference.shape)}")
+    kinds = {actual.dtype.kind, reference.dtype.kind}
+    if not kinds <= {"f", "c"} and len(kinds) > 1 and not kinds <= {"i", "u"}:
+        rep.problems.append(f"dtype {actual.dtype.name} is not comparable with the reference's {reference.dtype.name}")
+    if rep.problems:
+        rep.ok = False
+        return rep
+    n = int(actual.size)
+    if not kinds <= {"f"}:  # integer and bool outputs compare exactly
+        diff = actual != reference
+        bad = int(np.count_nonzero(diff))
+        rep.stats = {"elements": n, "mismatches": bad, "exact": True}
+        if bad:
+            rep.ok = False
+            rep.failed.append(f"exact equality ({actual.dtype.name}): {bad}/{n} elements differ")
+            idx = np.argwhere(diff)[:MAX_LISTED]
+            rep.listed = [(tuple(int(i) for i in ix), float(reference[tuple(ix)]), float(actual[tuple(ix)]), float("nan"), float("nan")) for ix in idx]
+        return rep
+
+    a = actual.astype(np.float64)
+    r = reference.astype(np.float64)
+    a_nan, r_nan = np.isnan(a), np.isnan(r)
+    nan_mismatch = a_nan != r_nan
+    if criteria.nan == "ignore":
+        considered = ~(a_nan | r_nan)
+        nan_mismatch = np.zeros_like(nan_mismatch)
+    else:
+        considered = ~(a_nan & r_nan)  # NaN where both are NaN is agreement
+    same_inf = np.isinf(a) & np.isinf(r) & (a == r)
+    finite = np.isfinite(a) & np.isfinite(r)
+    abs_err = np.zeros_like(a)
+    abs_err[finite] = np.abs(a[finite] - r[finite])
+    abs_err[considered & ~finite & ~same_inf] = np.inf  # NaN vs number, inf vs other
+    abs_err[~considered | same_inf] = 0.0
+    abs_r = np.where(np.isfinite(r), np.abs(r), 0.0)
+    rms = float(np.sqrt(np.mean(abs_r[finite] ** 2))) if finite.any() else 0.0
+    floor = criteria.rel_floor if criteria.rel_floor is not None else max(1e-3 * rms, np.finfo(np.float64).tiny)
+    rel_err = abs_err / np.maximum(abs_r, floor)
+
+    counted = abs_err[considered]
+    stats: dict[str, Any] = {"elements": n, "nan_mismatches": int(np.count_nonzero(nan_mismatch))}
+    if counted.size:
+        flat = int(np.argmax(np.where(considered, abs_err, -1.0)))
+        worst = tuple(int(i) for i in np.unravel_index(flat, a.shape)) if a.ndim else ()
+        stats.update(
+            max_abs_error=float(counted.max()),
+            max_rel_error=float(rel_err[considered].max()),
+            worst_index=worst,
+            worst_reference=float(r[worst] if worst else r),
+            worst_actual=float(a[worst] if worst else a),
+            mean_abs_error=float(counted.mean()),
+            median_abs_error=float(np.median(counted)),
+            quantile=criteria.quantile,
+            quantile_abs_error=float(np.quantile(counted, criteria.quantile)),
+        )
+    both = finite
+    if both.any():
+        av, rv = a[both], r[both]
+        na, nr = float(np.linalg.norm(av)), float(np.linalg.norm(rv))
+        stats["cosine"] = 1.0 if na == nr == 0.0 else (float(av @ rv) / (na * nr) if na and nr else 0.0)
+        noise = float(np.sum((av - rv) ** 2))
+        signal = float(np.sum(rv**2))
+        stats["snr_db"] = math.inf if noise == 0 else (10 * math.log10(signal / noise) if signal else -math.inf)
+        peak = float(np.max(np.abs(rv)))
+        mse = noise / av.size
+        stats["psnr_db"] = math.inf if mse == 0 else (10 * math.log10(peak**2 / mse) if peak else -math.inf)
+    k = criteria.top_k or 1
+    agree = _topk_agreement(np.nan_to_num(a), np.nan_to_num(r), k, criteria.class_axis) if a.ndim else None
+    if agree is not None:
+        stats[f"top{k}_agreement"] = agree
+
+    # Elementwise: |a - r| <= atol + rtol * |r|, the numpy.allclose / torch.allclose meaning.
+    outside = nan_mismatch.copy()
+    if criteria.elementwise:
+        atol, rtol = criteria.atol or 0.0, criteria.rtol or 0.0
+        outside |= considered & (abs_err > atol + rtol * abs_r)
+        bad = int(np.count_nonzero(outside))
+        stats["mismatches"] = bad
+        allowed = math.floor(criteria.max_mismatch * n)
+        if bad > allowed:
+            pct = 100.0 * bad / max(n, 1)
+            rep.failed.append(
+                f"|a - r| <= atol + rtol*|r| (atol={_fmt(atol)}, rtol={_fmt(rtol)}): {bad}/{n} elements "
+                f"({pct:.3g}%) outside, {allowed} allowed (max_mismatch={_fmt(criteria.max_mismatch)})"
+            )
+            need_atol = np.sort((abs_err - rtol * abs_r)[considered])
+            need_rtol = np.sort(np.where(abs_r > 0, (abs_err - atol) / np.where(abs_r > 0, abs_r, 1), np.where(abs_err > atol, np.inf, 0))[considered])
+            if need_atol.size > allowed:
+                pos = need_atol.size - 1 - allowed
+                rep.would_pass.append(f"atol >= {_fmt(max(float(need_atol[pos]), 0.0))} (rtol={_fmt(rtol)})")
+                rep.would_pass.append(f"rtol >= {_fmt(max(float(need_rtol[pos]), 0.0))} (atol={_fmt(atol)})")
+            if nan_mismatch.any():
+                rep.would_pass.append("nan='ignore' (NaN positions differ)")
+    elif nan_mismatch.any():
+        rep.failed.append(f"NaN positions differ at {int(nan_mismatch.sum())} elements (nan='match')")
+
+    for key in ("max_abs_error", "mean_abs_error", "median_abs_error", "quantile_abs_error"):
+        bound = getattr(criteria, key)
+        if bound is not None and stats.get(key, 0.0) > bound:
+            label = f"p{criteria.quantile * 100:g} abs error" if key == "quantile_abs_error" else key.replace("_", " ")
+            rep.failed.append(f"{label} <= {_fmt(bound)}: got {_fmt(stats[key])}")
+            rep.would_pass.append(f"{key} >= {_fmt(stats[key])}")
+    for key, label in (("cosine", "cosine"), ("snr_db", "SNR dB"), ("psnr_db", "PSNR dB")):
+        bound = getattr(criteria, key)
+        if bound is not None and stats.get(key, -math.inf) < bound:
+            rep.failed.append(f"{label} >= {_fmt(bound)}: got {_fmt(stats.get(key, float('nan')))}")
+            rep.would_pass.append(f"{key} <= {_fmt(stats.get(key, float('nan')))}")
+    if criteria.top_k is not None:
+        if agree is None:
+            rep.failed.append(f"top-{k} agreement: output has no class axis {criteria.class_axis} with at least {max(k, 2)} classes")
+        elif agree < criteria.top_k_agreement:
+            rows = round((1 - agree) * (a.size // a.shape[criteria.class_axis]))
+            rep.failed.append(f"top-{k} agreement >= {_fmt(criteria.top_k_agreement)}: got {_fmt(agree)} ({rows} rows disagree)")
+            rep.would_pass.append(f"top_k_agreement <= {_fmt(agree)}")
+
+    if rep.failed:
+        rep.ok = False
+        where = outside if criteria.elementwise or nan_mismatch.any() else considered & (abs_err > 0)
+        order = np.argsort(-np.where(where, abs_err, -1.0), axis=None, kind="stable")[: min(MAX_LISTED, int(where.sum()))]
+        for flat in order:
+            ix = tuple(int(i) for i in np.unravel_index(int(flat), a.shape)) if a.ndim else ()
+            rep.listed.append((ix, float(r[ix]), float(a[ix]), float(abs_err[ix]), float(rel_err[ix])))
+    rep.stats = stats
+    return rep
+
+
+def compare(actual: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray], spec: Spec, kind: str, label: str) -> Comparison:
+    """Compare every output; names are checked before values."""
+    problems = []
+    missing = [n for n in reference if n not in actual]
+    extra = [n for n in actual if n not in reference]
+    if missing:
+        problems.append(f"outputs missing from the result: {', '.join(missing)}")
+    if extra:
+        problems.append(f"outputs not in the reference: {', '.join(extra)}")
+    unknown = [n for n in spec.outputs if n not in reference]
+    if unknown:
+        problems.append(f"parity marker outputs= names {', '.join(map(repr, unknown))}, which the model does not have (outputs: {', '.join(reference)})")
+    outputs = {}
+    for name in reference:
+        if name in actual:
+            criteria, source = spec.for_output(name, kind)
+            outputs[name] = compare_output(name, np.asarray(actual[name]), np.asarray(reference[name]), criteria, source)
+    return Comparison(label, outputs, problems)
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def render(cmp: Comparison) -> list[str]:
+    """The failure report for one comparison: structure first, then per output what failed and by how much."""
+    lines = [f"{cmp.label}: {'ok' if cmp.ok else 'FAILED'}"]
+    lines += [f"  {p}" for p in cmp.problems]
+    for rep in cmp.outputs.values():
+        status = "ok" if rep.ok else "FAILED"
+        dtype = rep.dtype if rep.dtype == rep.ref_dtype else f"{rep.dtype} (reference {rep.ref_dtype})"
+        lines.append(f"  output {rep.name!r} {list(rep.shape)} {dtype}: {status}  [criteria: {rep.criteria_source}]")
+        lines += [f"    {p}" for p in rep.problems]
+        if rep.ok or rep.problems:
+            continue
+        s = rep.stats
+        if s.get("exact"):
+            lines.append(f"    mismatches: {s['mismatches']}/{s['elements']}")
+        else:
+            if "mismatches" in s:
+                pct = 100.0 * s["mismatches"] / max(s["elements"], 1)
+                lines.append(f"    mismatches: {s['mismatches']}/{s['elements']} ({pct:.3g}%)")
+            if "max_abs_error" in s:
+                lines.append(
+                    f"    max abs error {_fmt(s['max_abs_error'])} at {list(s['worst_index'])} "
+                    f"(reference {_fmt(s['worst_reference'])}, actual {_fmt(s['worst_actual'])}); max rel error {_fmt(s['max_rel_error'])}"
+                )
+                lines.append(
+                    f"    mean abs error {_fmt(s['mean_abs_error'])}, median {_fmt(s['median_abs_error'])}, "
+                    f"p{s['quantile'] * 100:g} {_fmt(s['quantile_abs_error'])}"
+                )
+            summary = [f"{lbl} {_fmt(s[key])}" for key, lbl in (("cosine", "cosine"), ("snr_db", "SNR dB"), ("psnr_db", "PSNR dB")) if key in s]
+            summary += [f"{key.replace('_', ' ')} {_fmt(v)}" for key, v in s.items() if key.startswith("top") and key.endswith("agreement")]
+            if summary:
+                lines.append("    " + ", ".join(summary))
+            if s.get("nan_mismatches"):
+                lines.append(f"    NaN positions differ at {s['nan_mismatches']} elements")
+        lines += [f"    failed: {f}" for f in rep.failed]
+        if rep.would_pass:
+            lines.append("    would pass with: " + " or ".join(rep.would_pass))
+        if rep.listed:
+            lines.append(f"    {'index':<18}{'reference':>14}{'actual':>14}{'abs err':>12}{'rel err':>12}")
+            for ix, ref, act, ae, re_ in rep.listed:
+                lines.append(f"    {list(ix)!s:<18}{_fmt(ref):>14}{_fmt(act):>14}{_fmt(ae):>12}{_fmt(re_):>12}")
+            shown = len(rep.listed)
+            total = s.get("mismatches", shown)
+            if total > shown:
+                lines.append(f"    ... {total - shown} more")
+    return lines
