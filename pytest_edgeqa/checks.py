@@ -42,7 +42,13 @@ class GoldenResult:
         return all(c.ok for c in self.comparisons)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"golden": self.golden, "action": self.action, "kind": self.kind, "ok": self.ok, "comparisons": [c.to_dict() for c in self.comparisons]}
+        return {
+            "golden": self.golden,
+            "action": self.action,
+            "kind": self.kind,
+            "ok": self.ok,
+            "comparisons": [c.to_dict() for c in self.comparisons],
+        }
 
 
 # Whether the live reference still reproduces its golden: f32 against f32, on possibly another machine.
@@ -84,17 +90,30 @@ def run_golden_check(
     if existing is not None:
         recorded_inputs = existing.manifest.get("inputs", {}).get("sha256")
         if recorded_inputs != inputs_sha:
-            stale.append(f"the inputs differ from those the golden was recorded with (sha256 {str(recorded_inputs)[:12]}… vs {inputs_sha[:12]}…)")
-        drift = compare(ref_out, existing.outputs, _REFERENCE_DRIFT, "f32", f"original at reference precision ({reference.info.device}) vs golden")
+            stale.append(
+                f"the inputs differ from those the golden was recorded with (sha256 {str(recorded_inputs)[:12]}… vs {inputs_sha[:12]}…)"
+            )
+        drift = compare(
+            ref_out,
+            existing.outputs,
+            _REFERENCE_DRIFT,
+            "f32",
+            f"original at reference precision ({reference.info.device}) vs golden",
+        )
         if not drift.ok:
-            stale.append("the original model no longer reproduces the golden (the model, runtime or machine changed):\n" + "\n".join(render(drift)))
+            stale.append(
+                "the original model no longer reproduces the golden (the model, runtime or machine changed):\n"
+                + "\n".join(render(drift))
+            )
 
     action = "compared"
     if store.update_allowed(policy.mode, existing is not None, bool(stale)):
         refusal = _refusal(policy, reference)
         if refusal:
             raise GoldenCheckFailed(f"golden {path}: {refusal}")
-        manifest = _manifest(owner, inputs_sha, inputs_info, reference, spec, kind_of(candidate.info.precision, weights))
+        manifest = _manifest(
+            owner, inputs_sha, inputs_info, reference, spec, kind_of(candidate.info.precision, weights)
+        )
         existing = store.write(path, ref_out, manifest)
         action = "re-recorded" if stale or (policy.mode == "all" and path.exists()) else "recorded"
         stale = []
@@ -109,12 +128,26 @@ def run_golden_check(
     live_ref = ref_out if original_here is reference else original_here.infer(inputs)
     here = candidate.info.device
     result = GoldenResult(golden=rel, action=action, kind=kind)
-    result.comparisons.append(compare(cand_out, existing.outputs, spec, kind, f"{candidate_role} ({here}, {candidate.info.precision}) vs golden"))
+    result.comparisons.append(
+        compare(
+            cand_out, existing.outputs, spec, kind, f"{candidate_role} ({here}, {candidate.info.precision}) vs golden"
+        )
+    )
     if original_here is not reference:  # on the reference device the live original *is* the golden's source
-        result.comparisons.append(compare(cand_out, live_ref, spec, kind, f"{candidate_role} ({here}) vs original run live ({here}, {original_here.info.precision})"))
+        result.comparisons.append(
+            compare(
+                cand_out,
+                live_ref,
+                spec,
+                kind,
+                f"{candidate_role} ({here}) vs original run live ({here}, {original_here.info.precision})",
+            )
+        )
     if stale:
         lines = [f"golden {path} is stale:"] + [f"  {s}" for s in stale]
-        raise GoldenCheckFailed("\n".join([*lines, f"If the change was intended, re-record the golden:\n    {update_command}"]))
+        raise GoldenCheckFailed(
+            "\n".join([*lines, f"If the change was intended, re-record the golden:\n    {update_command}"])
+        )
     if not result.ok:
         first = next(iter(inputs.values()))
         samples = first.shape[0] if first.ndim else 1
@@ -142,7 +175,9 @@ def _refusal(policy: GoldenPolicy, reference: CompiledModel) -> str | None:
     return None
 
 
-def _manifest(owner: str, inputs_sha: str, inputs_info: dict[str, Any], reference: CompiledModel, spec: Spec, kind: str) -> dict[str, Any]:
+def _manifest(
+    owner: str, inputs_sha: str, inputs_info: dict[str, Any], reference: CompiledModel, spec: Spec, kind: str
+) -> dict[str, Any]:
     from . import __version__
 
     info = reference.info

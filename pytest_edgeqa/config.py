@@ -83,9 +83,13 @@ def add_options(parser: pytest.Parser) -> None:
         default=False,
         help="allow --update-golden when the CI environment variable is set, and recording from a non-reference precision",
     )
-    group.addoption("--golden-prune", action="store_true", default=False, help="delete unused goldens at the end of the session")
+    group.addoption(
+        "--golden-prune", action="store_true", default=False, help="delete unused goldens at the end of the session"
+    )
     parser.addini("edge_golden_dir", "where goldens live, relative to the rootdir", default="golden")
-    parser.addini("edge_golden_device", "device that records goldens (at the model's declared precision)", default="CPU")
+    parser.addini(
+        "edge_golden_device", "device that records goldens (at the model's declared precision)", default="CPU"
+    )
     parser.addini("edge_devices", "default for --edge-device (space or comma separated)", default=DEFAULT_DEVICES)
     parser.addini("edge_require_devices", "default for --edge-require-devices", type="bool", default=False)
 

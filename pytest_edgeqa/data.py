@@ -63,12 +63,20 @@ def model_inputs(
     if hasattr(source, "column_names") and hasattr(source, "with_format"):  # a datasets.Dataset
         cols = columns(source, [mapping[n] for n in names])
         fingerprint = getattr(source, "_fingerprint", None)
-        return {n: cols[mapping[n]] for n in names}, {"source": "dataset", "rows": len(source), "fingerprint": fingerprint}
+        return {n: cols[mapping[n]] for n in names}, {
+            "source": "dataset",
+            "rows": len(source),
+            "fingerprint": fingerprint,
+        }
     if isinstance(source, dict) or hasattr(source, "keys"):
         missing = [mapping[n] for n in names if mapping[n] not in source]
         if missing:
-            raise ConfigError(f"inputs have no {', '.join(map(repr, missing))} (given: {', '.join(map(str, source.keys()))}; the model's inputs: {', '.join(names)})")
+            raise ConfigError(
+                f"inputs have no {', '.join(map(repr, missing))} (given: {', '.join(map(str, source.keys()))}; the model's inputs: {', '.join(names)})"
+            )
         return {n: np.asarray(source[mapping[n]]) for n in names}, {"source": "arrays"}
     if len(names) == 1:
         return {names[0]: np.asarray(source)}, {"source": "arrays"}
-    raise ConfigError(f"inputs must be a dict of arrays keyed by input name, a datasets.Dataset, or None (generated); got {type(source).__name__}")
+    raise ConfigError(
+        f"inputs must be a dict of arrays keyed by input name, a datasets.Dataset, or None (generated); got {type(source).__name__}"
+    )

@@ -50,7 +50,15 @@ def summary(arr: np.ndarray) -> dict[str, Any]:
         a = arr.astype(np.float64)
         finite = a[np.isfinite(a)]
         if finite.size:
-            entry["stats"] = {k: round(float(v), 6) for k, v in (("min", finite.min()), ("max", finite.max()), ("mean", finite.mean()), ("std", finite.std()))}
+            entry["stats"] = {
+                k: round(float(v), 6)
+                for k, v in (
+                    ("min", finite.min()),
+                    ("max", finite.max()),
+                    ("mean", finite.mean()),
+                    ("std", finite.std()),
+                )
+            }
         nonfinite = int(a.size - finite.size)
         if nonfinite:
             entry["nonfinite"] = nonfinite
@@ -134,26 +142,36 @@ def read(path: Path) -> Golden:
     except OSError as exc:
         raise GoldenError(f"golden {path} cannot be read: {exc.strerror}") from None
     if head.startswith(LFS_SIGNATURE):
-        raise GoldenError(f"golden {path} is a Git LFS pointer, not the data: fetch it with `git lfs pull` (or install git-lfs before cloning)")
+        raise GoldenError(
+            f"golden {path} is a Git LFS pointer, not the data: fetch it with `git lfs pull` (or install git-lfs before cloning)"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
-            names = list(npz.files)
-            if MANIFEST_KEY not in names:
-                raise GoldenError(f"golden {path} has no embedded manifest: it was not written by pytest-edgeqa; re-record it with --update-golden")
-            manifest = json.loads(bytes(npz[MANIFEST_KEY]).decode())
-            outputs = {n.split("/", 1)[1]: npz[n] for n in names if n.startswith("output/")}
+            entries = {n: npz[n] for n in npz.files}  # every entry, so a pickled one is refused here
+        if MANIFEST_KEY not in entries:
+            raise GoldenError(
+                f"golden {path} has no embedded manifest: it was not written by pytest-edgeqa; re-record it with --update-golden"
+            )
+        manifest = json.loads(bytes(entries[MANIFEST_KEY]).decode())
+        outputs = {n.split("/", 1)[1]: a for n, a in entries.items() if n.startswith("output/")}
     except GoldenError:
         raise
     except ValueError as exc:
         if "pickle" in str(exc):
-            raise GoldenError(f"golden {path} contains pickled objects; goldens hold plain arrays only, so it is not loaded (allow_pickle=False)") from None
+            raise GoldenError(
+                f"golden {path} contains pickled objects; goldens hold plain arrays only, so it is not loaded (allow_pickle=False)"
+            ) from None
         raise GoldenError(f"golden {path} is corrupt ({exc}); re-record it with --update-golden") from None
     except (zipfile.BadZipFile, EOFError, OSError, KeyError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise GoldenError(f"golden {path} is truncated or corrupt ({type(exc).__name__}: {exc}); re-record it with --update-golden") from None
+        raise GoldenError(
+            f"golden {path} is truncated or corrupt ({type(exc).__name__}: {exc}); re-record it with --update-golden"
+        ) from None
     for name, arr in outputs.items():
         recorded = manifest.get("outputs", {}).get(name, {}).get("sha256")
         if recorded != array_sha256(arr):
-            raise GoldenError(f"golden {path}: output {name!r} does not match the checksum in its manifest; re-record it with --update-golden")
+            raise GoldenError(
+                f"golden {path}: output {name!r} does not match the checksum in its manifest; re-record it with --update-golden"
+            )
     golden = Golden(path, outputs, manifest)
     mpath = manifest_path(path)
     text = _manifest_text(manifest)

@@ -42,7 +42,13 @@ class Criteria:
     def applied(self) -> dict[str, Any]:
         """The criteria in force, for manifests and reports."""
         d = {k: v for k, v in asdict(self).items() if v is not None}
-        for key, default in (("max_mismatch", 0.0), ("quantile", 0.99), ("top_k_agreement", 1.0), ("class_axis", -1), ("nan", "match")):
+        for key, default in (
+            ("max_mismatch", 0.0),
+            ("quantile", 0.99),
+            ("top_k_agreement", 1.0),
+            ("class_axis", -1),
+            ("nan", "match"),
+        ):
             if d.get(key) == default:
                 d.pop(key)
         return d
@@ -64,10 +70,20 @@ def criteria_from(options: Mapping[str, Any], where: str) -> Criteria:
     """Validate criteria from a marker (or its ``outputs={name: {...}}`` entry)."""
     unknown = sorted(set(options) - set(CRITERIA_KEYS))
     if unknown:
-        raise ConfigError(f"{where}: unknown argument {', '.join(map(repr, unknown))} (expected: {', '.join(CRITERIA_KEYS)})")
+        raise ConfigError(
+            f"{where}: unknown argument {', '.join(map(repr, unknown))} (expected: {', '.join(CRITERIA_KEYS)})"
+        )
     values: dict[str, Any] = {}
     for key, value in options.items():
-        if key in ("atol", "max_abs_error", "mean_abs_error", "median_abs_error", "quantile_abs_error", "rel_floor", "rtol"):
+        if key in (
+            "atol",
+            "max_abs_error",
+            "mean_abs_error",
+            "median_abs_error",
+            "quantile_abs_error",
+            "rel_floor",
+            "rtol",
+        ):
             values[key] = _number(key, value, where, lo=0.0)
         elif key in ("max_mismatch", "quantile", "top_k_agreement"):
             values[key] = _number(key, value, where, lo=0.0, hi=1.0)
@@ -77,7 +93,9 @@ def criteria_from(options: Mapping[str, Any], where: str) -> Criteria:
             values[key] = _number(key, value, where)
         elif key in ("top_k", "class_axis"):
             if isinstance(value, bool) or not isinstance(value, int) or (key == "top_k" and value < 1):
-                raise ConfigError(f"{where}: {key}={value!r}; expected {'a positive' if key == 'top_k' else 'an'} integer")
+                raise ConfigError(
+                    f"{where}: {key}={value!r}; expected {'a positive' if key == 'top_k' else 'an'} integer"
+                )
             values[key] = value
         elif key == "nan":
             if value not in ("match", "ignore"):
@@ -169,7 +187,8 @@ class OutputReport:
             "criteria_source": self.criteria_source,
             "problems": self.problems,
             "failed": self.failed,
-            "stats": {k: v for k, v in self.stats.items() if k != "worst_index"} | {"worst_index": list(self.stats.get("worst_index", ()))},
+            "stats": {k: v for k, v in self.stats.items() if k != "worst_index"}
+            | {"worst_index": list(self.stats.get("worst_index", ()))},
         }
 
 
@@ -184,13 +203,25 @@ class Comparison:
         return not self.problems and all(o.ok for o in self.outputs.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "ok": self.ok, "problems": self.problems, "outputs": {k: v.to_dict() for k, v in self.outputs.items()}}
+        return {
+            "label": self.label,
+            "ok": self.ok,
+            "problems": self.problems,
+            "outputs": {k: v.to_dict() for k, v in self.outputs.items()},
+        }
 
 
 def _fmt(x: float) -> str:
     if isinstance(x, float) and (math.isinf(x) or math.isnan(x)):
         return str(x)
     return f"{x:.6g}"
+
+
+def _db(signal: float, noise: float) -> float:
+    if noise == 0:
+        return math.inf
+    ratio = signal / noise
+    return 10 * math.log10(ratio) if ratio > 0 else -math.inf
 
 
 def _topk_agreement(a: np.ndarray, r: np.ndarray, k: int, axis: int) -> float | None:
@@ -205,7 +236,18 @@ def _topk_agreement(a: np.ndarray, r: np.ndarray, k: int, axis: int) -> float | 
     return float(np.mean(np.all(a_top == r_top, axis=1)))
 
 
-def compare_output(name: str, actual: np.ndarray, reference: np.ndarray, criteria: Criteria, source: str) -> OutputReport:
+def compare_output(
+    name: str, actual: np.ndarray, reference: np.ndarray, criteria: Criteria, source: str
+) -> OutputReport:
+    """Compare one output in float64 (integers and bools exactly) against ``criteria``."""
+    # inf - inf and 0/0 are expected with special values; they are handled explicitly, not warned about.
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore"):
+        return _compare_output(name, actual, reference, criteria, source)
+
+
+def _compare_output(
+    name: str, actual: np.ndarray, reference: np.ndarray, criteria: Criteria, source: str
+) -> OutputReport:
     rep = OutputReport(name, True, criteria, source, tuple(actual.shape), actual.dtype.name, reference.dtype.name)
     if actual.shape != reference.shape:
         rep.problems.append(f"shape {tuple(actual.shape)} differs from the reference's {tuple(reference.shape)}")
@@ -224,7 +266,16 @@ def compare_output(name: str, actual: np.ndarray, reference: np.ndarray, criteri
             rep.ok = False
             rep.failed.append(f"exact equality ({actual.dtype.name}): {bad}/{n} elements differ")
             idx = np.argwhere(diff)[:MAX_LISTED]
-            rep.listed = [(tuple(int(i) for i in ix), float(reference[tuple(ix)]), float(actual[tuple(ix)]), float("nan"), float("nan")) for ix in idx]
+            rep.listed = [
+                (
+                    tuple(int(i) for i in ix),
+                    float(reference[tuple(ix)]),
+                    float(actual[tuple(ix)]),
+                    float("nan"),
+                    float("nan"),
+                )
+                for ix in idx
+            ]
         return rep
 
     a = actual.astype(np.float64)
@@ -266,14 +317,15 @@ def compare_output(name: str, actual: np.ndarray, reference: np.ndarray, criteri
     both = finite
     if both.any():
         av, rv = a[both], r[both]
+        # Cosine, SNR and PSNR are scale-free: scaling first keeps huge and tiny values from overflowing.
+        scale = max(float(np.max(np.abs(av))), float(np.max(np.abs(rv))))
+        if scale > 0:
+            av, rv = av / scale, rv / scale
         na, nr = float(np.linalg.norm(av)), float(np.linalg.norm(rv))
-        stats["cosine"] = 1.0 if na == nr == 0.0 else (float(av @ rv) / (na * nr) if na and nr else 0.0)
+        stats["cosine"] = 1.0 if na == nr == 0.0 else (min(1.0, float(av @ rv) / (na * nr)) if na and nr else 0.0)
         noise = float(np.sum((av - rv) ** 2))
-        signal = float(np.sum(rv**2))
-        stats["snr_db"] = math.inf if noise == 0 else (10 * math.log10(signal / noise) if signal else -math.inf)
-        peak = float(np.max(np.abs(rv)))
-        mse = noise / av.size
-        stats["psnr_db"] = math.inf if mse == 0 else (10 * math.log10(peak**2 / mse) if peak else -math.inf)
+        stats["snr_db"] = _db(float(np.sum(rv**2)), noise)
+        stats["psnr_db"] = _db(float(np.max(np.abs(rv))) ** 2, noise / av.size)
     k = criteria.top_k or 1
     agree = _topk_agreement(np.nan_to_num(a), np.nan_to_num(r), k, criteria.class_axis) if a.ndim else None
     if agree is not None:
@@ -294,7 +346,11 @@ def compare_output(name: str, actual: np.ndarray, reference: np.ndarray, criteri
                 f"({pct:.3g}%) outside, {allowed} allowed (max_mismatch={_fmt(criteria.max_mismatch)})"
             )
             need_atol = np.sort((abs_err - rtol * abs_r)[considered])
-            need_rtol = np.sort(np.where(abs_r > 0, (abs_err - atol) / np.where(abs_r > 0, abs_r, 1), np.where(abs_err > atol, np.inf, 0))[considered])
+            need_rtol = np.sort(
+                np.where(
+                    abs_r > 0, (abs_err - atol) / np.where(abs_r > 0, abs_r, 1), np.where(abs_err > atol, np.inf, 0)
+                )[considered]
+            )
             if need_atol.size > allowed:
                 pos = need_atol.size - 1 - allowed
                 rep.would_pass.append(f"atol >= {_fmt(max(float(need_atol[pos]), 0.0))} (rtol={_fmt(rtol)})")
@@ -316,17 +372,21 @@ def compare_output(name: str, actual: np.ndarray, reference: np.ndarray, criteri
             rep.failed.append(f"{label} >= {_fmt(bound)}: got {_fmt(stats.get(key, float('nan')))}")
             rep.would_pass.append(f"{key} <= {_fmt(stats.get(key, float('nan')))}")
     if criteria.top_k is not None:
-        if agree is None:
-            rep.failed.append(f"top-{k} agreement: output has no class axis {criteria.class_axis} with at least {max(k, 2)} classes")
+        if agree is None:  # a regression head or a scalar: top-k does not apply to this output
+            stats[f"top{k}_agreement"] = "n/a"
         elif agree < criteria.top_k_agreement:
             rows = round((1 - agree) * (a.size // a.shape[criteria.class_axis]))
-            rep.failed.append(f"top-{k} agreement >= {_fmt(criteria.top_k_agreement)}: got {_fmt(agree)} ({rows} rows disagree)")
+            rep.failed.append(
+                f"top-{k} agreement >= {_fmt(criteria.top_k_agreement)}: got {_fmt(agree)} ({rows} rows disagree)"
+            )
             rep.would_pass.append(f"top_k_agreement <= {_fmt(agree)}")
 
     if rep.failed:
         rep.ok = False
         where = outside if criteria.elementwise or nan_mismatch.any() else considered & (abs_err > 0)
-        order = np.argsort(-np.where(where, abs_err, -1.0), axis=None, kind="stable")[: min(MAX_LISTED, int(where.sum()))]
+        order = np.argsort(-np.where(where, abs_err, -1.0), axis=None, kind="stable")[
+            : min(MAX_LISTED, int(where.sum()))
+        ]
         for flat in order:
             ix = tuple(int(i) for i in np.unravel_index(int(flat), a.shape)) if a.ndim else ()
             rep.listed.append((ix, float(r[ix]), float(a[ix]), float(abs_err[ix]), float(rel_err[ix])))
@@ -334,7 +394,9 @@ def compare_output(name: str, actual: np.ndarray, reference: np.ndarray, criteri
     return rep
 
 
-def compare(actual: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray], spec: Spec, kind: str, label: str) -> Comparison:
+def compare(
+    actual: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray], spec: Spec, kind: str, label: str
+) -> Comparison:
     """Compare every output; names are checked before values."""
     problems = []
     missing = [n for n in reference if n not in actual]
@@ -345,12 +407,16 @@ def compare(actual: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray
         problems.append(f"outputs not in the reference: {', '.join(extra)}")
     unknown = [n for n in spec.outputs if n not in reference]
     if unknown:
-        problems.append(f"parity marker outputs= names {', '.join(map(repr, unknown))}, which the model does not have (outputs: {', '.join(reference)})")
+        problems.append(
+            f"parity marker outputs= names {', '.join(map(repr, unknown))}, which the model does not have (outputs: {', '.join(reference)})"
+        )
     outputs = {}
     for name in reference:
         if name in actual:
             criteria, source = spec.for_output(name, kind)
-            outputs[name] = compare_output(name, np.asarray(actual[name]), np.asarray(reference[name]), criteria, source)
+            outputs[name] = compare_output(
+                name, np.asarray(actual[name]), np.asarray(reference[name]), criteria, source
+            )
     return Comparison(label, outputs, problems)
 
 
@@ -384,8 +450,16 @@ def render(cmp: Comparison) -> list[str]:
                     f"    mean abs error {_fmt(s['mean_abs_error'])}, median {_fmt(s['median_abs_error'])}, "
                     f"p{s['quantile'] * 100:g} {_fmt(s['quantile_abs_error'])}"
                 )
-            summary = [f"{lbl} {_fmt(s[key])}" for key, lbl in (("cosine", "cosine"), ("snr_db", "SNR dB"), ("psnr_db", "PSNR dB")) if key in s]
-            summary += [f"{key.replace('_', ' ')} {_fmt(v)}" for key, v in s.items() if key.startswith("top") and key.endswith("agreement")]
+            summary = [
+                f"{lbl} {_fmt(s[key])}"
+                for key, lbl in (("cosine", "cosine"), ("snr_db", "SNR dB"), ("psnr_db", "PSNR dB"))
+                if key in s
+            ]
+            summary += [
+                f"{key.replace('_', ' ')} {v if isinstance(v, str) else _fmt(v)}"
+                for key, v in s.items()
+                if key.startswith("top") and key.endswith("agreement")
+            ]
             if summary:
                 lines.append("    " + ", ".join(summary))
             if s.get("nan_mismatches"):

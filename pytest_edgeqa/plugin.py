@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -55,22 +54,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("edge_device", devices, ids=[d.id for d in devices], indirect=True)
 
 
-@contextmanager
-def _as_outcome() -> Iterator[None]:
-    """Our errors become a one-paragraph failure (or a skip), never a traceback into the plugin."""
-    __tracebackhide__ = True
-    try:
-        yield
-    except Unsupported as exc:
-        _raise_bare(pytest.skip.Exception(str(exc), allow_module_level=False))
-    except EdgeQAError as exc:
-        _raise_bare(pytest.fail.Exception(str(exc), pytrace=False))
+class _as_outcome:
+    """Our errors become a one-paragraph failure (or a skip), never a traceback into the plugin.
 
+    A class, not @contextmanager: its __exit__ frame can be hidden, so pytest reports the user's line
+    as the location, and `from None` drops the 'during handling of the above exception' chain."""
 
-def _raise_bare(outcome: BaseException) -> None:
-    """Raise a pytest outcome without the 'during handling of the above exception' chain."""
-    __tracebackhide__ = True
-    raise outcome from None
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> Literal[False]:
+        __tracebackhide__ = True
+        if isinstance(exc, Unsupported):
+            raise pytest.skip.Exception(str(exc)) from None
+        if isinstance(exc, EdgeQAError):
+            raise pytest.fail.Exception(str(exc), pytrace=False) from None
+        return False
 
 
 def _gate(session: EdgeSession, spec: DeviceSpec) -> None:
@@ -286,7 +285,11 @@ def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Cal
                 candidate, role = original_here, "original"
             ref_config = marker.config().with_(precision="reference")
             reference = session.compile(
-                marker.original, request.path.parent, settings.golden_device, ref_config, what=f"golden reference ({settings.golden_device.id})"
+                marker.original,
+                request.path.parent,
+                settings.golden_device,
+                ref_config,
+                what=f"golden reference ({settings.golden_device.id})",
             )
             arrays, info = data.model_inputs(inputs, reference.inputs, seed=seed, batch=batch, columns_map=columns)
             owner = _owner(node)

@@ -24,3 +24,9 @@ def test_fp16_weights_keep_predictions(original_model, optimized_model, digits):
     worst = float(np.abs(ref - out).max())
     assert agreement >= 0.99, f"top-1 agreement {agreement:.4f} ({optimized_model.info.summary()})"
     assert worst < 0.25, f"max |logit difference| {worst:.4f} ({optimized_model.info.summary()})"
+
+
+@pytest.mark.parity(atol=0.02, rtol=0.01, cosine=0.9999, top_k=1)
+def test_fp16_matches_golden(golden_check, digits):
+    # The first 32 held-out digits; the golden was recorded from the FP32 original on CPU at f32.
+    golden_check({"image": digits["image"][:32]})

@@ -1,0 +1,15 @@
+"""Digits CNN quantized to INT8 by NNCF: parity with the FP32 original under the INT8 defaults."""
+
+import pytest
+
+pytestmark = pytest.mark.edge_model(original="models/digits_cnn.onnx", optimized="models/digits_cnn_int8.xml")
+
+
+def test_int8_matches_golden(golden_check, digits):
+    # No numbers on a parity marker: the INT8 defaults apply (cosine, SNR, top-1 agreement).
+    golden_check({"image": digits["image"][:64]})
+
+
+@pytest.mark.parity(cosine=0.999, snr_db=25, top_k=1, top_k_agreement=0.98)
+def test_int8_keeps_predictions_on_all_held_out_digits(golden_check, digits):
+    golden_check(digits, name="all")
