@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from .devices import cpu_features
 from .errors import EdgeQAError
 
 SCHEMA = 1
 MANIFEST_KEY = "__manifest__"  # the manifest travels inside the .npz too: one atomic rename carries both
 LFS_SIGNATURE = b"version https://git-lfs.github.com/spec/"
 UPDATE_MODES = ("failing", "new", "all")
-NUMERIC_CPU_FLAGS = re.compile(r"^(avx2|fma|f16c|avx512\w*|avx_vnni\w*|amx\w*|sse4_2)$")
 
 
 class GoldenError(EdgeQAError):
@@ -63,18 +63,6 @@ def summary(arr: np.ndarray) -> dict[str, Any]:
         if nonfinite:
             entry["nonfinite"] = nonfinite
     return entry
-
-
-def cpu_features() -> list[str]:
-    """The CPU flags that change numerics (vector widths, VNNI, AMX, bf16/fp16 support)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return sorted({f for f in line.split(":", 1)[1].split() if NUMERIC_CPU_FLAGS.match(f)})
-    except OSError:
-        pass
-    return [platform.machine()]
 
 
 @dataclass
