@@ -203,3 +203,179 @@ def _manifest(
         "plugin_version": __version__,
         **store.provenance(),
     }
+
+
+# ------------------------------------------------------------------------------------------ accuracy
+
+
+def run_accuracy_check(
+    *,
+    session: Any,
+    base_dir: Path,
+    marker: Any,
+    device: Any,
+    budget: Any,
+    data_source: Any,
+    inputs_map: dict[str, str] | None,
+    label: str,
+    samples: int | None,
+    preprocess: Any,
+    split: str,
+) -> Any:
+    """Evaluate the original (once per session and device) and the optimized model on the same
+    samples, bootstrap the paired drop, and judge it against the budget."""
+    __tracebackhide__ = True
+
+    from . import data
+    from .accuracy import AccuracyResult, Side, bootstrap_drop, bootstrap_generic, judge, outputs_of, per_sample
+    from .metrics import ExternalStatistic, resolve
+
+    if marker.optimized is None:
+        raise EdgeQAError("accuracy_check: the edge_model marker has no 'optimized' model to compare with the original")
+    stat = resolve(budget.metric, "accuracy marker")
+    higher = stat.higher_is_better if budget.higher_is_better is None else budget.higher_is_better
+    throughput = marker.config().with_(hint="THROUGHPUT")
+    original = session.compile(
+        marker.original,
+        base_dir,
+        device,
+        throughput.with_(precision="reference"),
+        what=f"edge_model marker original={marker.original!r}",
+    )
+    optimized = session.compile(
+        marker.optimized, base_dir, device, throughput, what=f"edge_model marker optimized={marker.optimized!r}"
+    )
+    mapping = inputs_map or {s.name: s.name for s in original.inputs}
+    unknown = sorted(set(mapping) - {s.name for s in original.inputs})
+    if unknown:
+        raise EdgeQAError(
+            f"accuracy_check: inputs= names {', '.join(map(repr, unknown))}, which the model does not have (inputs: {', '.join(s.name for s in original.inputs)})"
+        )
+    columns = sorted({*mapping.values(), label})
+    table, info = data.table(
+        data_source, columns, samples=samples, preprocess=preprocess, base_dir=base_dir, split=split
+    )
+    inputs = {name: table[col] for name, col in mapping.items()}
+    refs = table[label]
+
+    def evaluate(model: Any, role: str) -> tuple[np.ndarray, dict[str, Any]]:
+        return outputs_of(model, inputs, budget.batch_size, budget.output, f"{role} on {device.id}")
+
+    key = (
+        "accuracy",
+        original.info.model_sha256,
+        info["fingerprint"],
+        info["rows"],
+        device.id,
+        original.info.precision,
+        tuple(sorted(mapping.items())),
+        label,
+        budget.output,
+        budget.batch_size,
+    )
+    orig_out, orig_timing = session.memo(key, lambda: evaluate(original, "original"))
+    opt_out, opt_timing = evaluate(optimized, "optimized")
+
+    if isinstance(stat, ExternalStatistic):
+        p_orig, p_opt = stat.predictions(orig_out), stat.predictions(opt_out)
+        v_orig, v_opt = stat.fn(p_orig, refs), stat.fn(p_opt, refs)
+        interval = bootstrap_generic(
+            stat.fn,
+            (p_orig, p_opt),
+            refs,
+            higher=higher,
+            relative=budget.drop == "relative",
+            confidence=budget.confidence,
+            resamples=budget.resamples,
+        )
+        resamples = min(budget.resamples, 300)
+    else:
+        s_orig, s_opt = per_sample(stat, orig_out, refs), per_sample(stat, opt_out, refs)
+        v_orig, v_opt = float(stat.value(s_orig.sum(0))), float(stat.value(s_opt.sum(0)))
+        interval = bootstrap_drop(
+            stat.value,
+            s_orig,
+            s_opt,
+            higher=higher,
+            relative=budget.drop == "relative",
+            confidence=budget.confidence,
+            resamples=budget.resamples,
+        )
+        resamples = budget.resamples
+    drop = (v_orig - v_opt) if higher else (v_opt - v_orig)
+    if budget.drop == "relative":
+        drop = drop / abs(v_orig) if v_orig else float("inf")
+    failed = judge(budget, higher, v_orig, v_opt, interval, drop)
+    result = AccuracyResult(
+        metric=stat.name,
+        higher_is_better=higher,
+        samples=len(refs),
+        dataset=info,
+        original=Side(
+            v_orig, device.id, original.info.precision, orig_timing["samples_per_s"], original.info.to_dict()
+        ),
+        optimized=Side(
+            v_opt, device.id, optimized.info.precision, opt_timing["samples_per_s"], optimized.info.to_dict()
+        ),
+        drop=drop,
+        drop_kind=budget.drop,
+        interval=interval,
+        confidence=budget.confidence,
+        resamples=resamples,
+        gate=budget.gate,
+        budget={k: v for k, v in vars(budget).items() if v is not None and k != "metric"},
+        ok=not failed,
+        failed=failed,
+    )
+    if failed and not isinstance(stat, ExternalStatistic):
+        result.precision_note = _precision_share(
+            session,
+            base_dir,
+            marker,
+            device,
+            throughput,
+            original,
+            stat,
+            inputs,
+            refs,
+            v_orig,
+            higher,
+            budget,
+            evaluate,
+        )
+    return result
+
+
+def _precision_share(
+    session: Any,
+    base_dir: Path,
+    marker: Any,
+    device: Any,
+    throughput: Any,
+    original: Any,
+    stat: Any,
+    inputs: Any,
+    refs: Any,
+    v_orig: float,
+    higher: bool,
+    budget: Any,
+    evaluate: Any,
+) -> str | None:
+    """How much of the drop the original already shows at the device's default precision, so a loss
+    from running at bf16/f16 is not blamed on quantization."""
+    from .accuracy import per_sample
+
+    default = session.compile(
+        marker.original, base_dir, device, throughput, what="original at the device's default precision"
+    )
+    if default.info.precision == original.info.precision:
+        return f"the device's default precision is the reference precision ({original.info.precision}), so the whole drop comes from the optimization"
+    s = per_sample(stat, evaluate(default, f"original at {default.info.precision}")[0], refs)
+    v = float(stat.value(s.sum(0)))
+    share = (v_orig - v) if higher else (v - v_orig)
+    if budget.drop == "relative":
+        share = share / abs(v_orig) if v_orig else float("inf")
+    return (
+        f"the original itself scores {v:.6g} at {default.info.precision} (the device's default precision), a drop of "
+        f"{share:+.6g} before any optimization"
+    )

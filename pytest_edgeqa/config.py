@@ -27,6 +27,12 @@ MARKERS = {
         "precision=f32|f16|bf16 (optimized side; the original always runs at its declared precision), "
         "threads=N, streams=N, properties={engine-specific key: value}"
     ),
+    "accuracy": (
+        "accuracy(metric='accuracy', max_drop=None, drop='absolute', higher_is_better=None, min_value=None, "
+        "max_value=None, min_improvement=None, preset=None, gate='point', confidence=0.95, resamples=2000, "
+        "output=None, batch_size=None): accuracy budget for accuracy_check; presets mlperf-99, mlperf-99.9; "
+        "gate='confident' judges the bound of the paired bootstrap interval instead of the point drop"
+    ),
     "parity": (
         "parity(atol=None, rtol=None, max_mismatch=0.0, max_abs_error=None, mean_abs_error=None, "
         "median_abs_error=None, quantile=0.99, quantile_abs_error=None, cosine=None, snr_db=None, psnr_db=None, "

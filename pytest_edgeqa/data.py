@@ -80,3 +80,78 @@ def model_inputs(
     raise ConfigError(
         f"inputs must be a dict of arrays keyed by input name, a datasets.Dataset, or None (generated); got {type(source).__name__}"
     )
+
+
+def _callable(preprocess: Any, where: str) -> Any:
+    """A callable, or an import path 'package.module:function' (how YAML suites name one)."""
+    if preprocess is None or callable(preprocess):
+        return preprocess
+    if isinstance(preprocess, str) and ":" in preprocess:
+        import importlib
+
+        module, _, attr = preprocess.partition(":")
+        try:
+            fn = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"{where}: preprocess={preprocess!r} cannot be imported: {exc}") from None
+        if callable(fn):
+            return fn
+    raise ConfigError(f"{where}: preprocess={preprocess!r}; expected a callable or 'package.module:function'")
+
+
+def table(
+    source: Any,
+    names: list[str],
+    *,
+    samples: int | None = None,
+    preprocess: Any = None,
+    base_dir: Path | None = None,
+    split: str = "test",
+    where: str = "accuracy_check",
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The named columns of a dataset as arrays, with what identifies the data: rows and fingerprint.
+    ``source``: a ``datasets.Dataset``, a path or hub id (``split`` of it), or a dict of arrays.
+    A subset is taken only when ``samples`` asks for it, and the result says so."""
+    import numpy as np
+
+    if isinstance(source, (str, os.PathLike)):
+        source = load(source, split=split, base_dir=base_dir)
+    fn = _callable(preprocess, where)
+    if hasattr(source, "column_names") and hasattr(source, "with_format"):
+        total = len(source)
+        if samples is not None:
+            source = source.select(range(min(samples, total)))
+        fingerprint = getattr(source, "_fingerprint", None)
+        available = list(source.column_names)
+        cols: dict[str, np.ndarray] = dict(source.with_format("numpy")[:]) if len(source) else {}
+    elif isinstance(source, dict):
+        from .golden import arrays_sha256
+
+        cols = {k: np.asarray(v) for k, v in source.items()}
+        total = len(next(iter(cols.values()))) if cols else 0
+        if samples is not None:
+            cols = {k: v[:samples] for k, v in cols.items()}
+        fingerprint = arrays_sha256(cols)[:16]
+        available = list(cols)
+    else:
+        raise ConfigError(
+            f"{where}: data must be a datasets.Dataset, a dataset path or a dict of arrays; got {type(source).__name__}"
+        )
+    if total == 0 or not cols:
+        raise ConfigError(f"{where}: the dataset is empty (0 rows); there is nothing to evaluate")
+    if fn is not None:
+        cols = dict(fn(cols))
+        available = list(cols)
+    missing = [n for n in names if n not in cols]
+    if missing:
+        raise ConfigError(
+            f"{where}: dataset has no column {', '.join(map(repr, missing))} (columns: {', '.join(available)})"
+        )
+    rows = len(cols[names[0]])
+    info = {
+        "rows": rows,
+        "fingerprint": fingerprint,
+        "subset": samples if samples is not None and samples < total else None,
+        "total_rows": total,
+    }
+    return {n: cols[n] for n in names}, info

@@ -317,3 +317,54 @@ def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Cal
         raise AssertionError("unreachable")
 
     return check
+
+
+@pytest.fixture
+def accuracy_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Callable[..., Any]:
+    """``accuracy_check(data, *, inputs=None, label="label", samples=None, preprocess=None, split="test")``:
+    evaluate original and optimized on ``data`` and assert the ``accuracy`` marker's budget."""
+    session = request.config.stash[SESSION]
+    node = request.node
+
+    def check(
+        data: Any,
+        *,
+        inputs: dict[str, str] | None = None,
+        label: str = "label",
+        samples: int | None = None,
+        preprocess: Any = None,
+        split: str = "test",
+    ) -> Any:
+        __tracebackhide__ = True
+        from .accuracy import AccuracyFailed, budget_from_marker
+        from .checks import run_accuracy_check
+
+        with _as_outcome():
+            mark = node.get_closest_marker("accuracy")
+            if mark is None:
+                raise ConfigError(
+                    "accuracy_check needs an accuracy marker, e.g. @pytest.mark.accuracy(metric='accuracy', max_drop=0.01)"
+                )
+            budget = budget_from_marker(mark.args, mark.kwargs)
+            model_mark = node.get_closest_marker("edge_model")
+            if model_mark is None:
+                raise ConfigError("accuracy_check needs an edge_model marker with original= and optimized=")
+            result = run_accuracy_check(
+                session=session,
+                base_dir=request.path.parent,
+                marker=cfg.parse_model_marker(model_mark),
+                device=edge_device,
+                budget=budget,
+                data_source=data,
+                inputs_map=inputs,
+                label=label,
+                samples=samples,
+                preprocess=preprocess,
+                split=split,
+            )
+            if not result.ok:
+                raise AccuracyFailed(result.render())
+            return result
+        raise AssertionError("unreachable")
+
+    return check

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Settings
 from .devices import DeviceSpec, Inventory, Runtime, discover, fallback
 from .errors import DeviceUnavailable, FallbackError
 from .models import ModelStore
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from .runtimes import CompileConfig, CompiledModel
@@ -24,6 +27,7 @@ class EdgeSession:
     _inventory: Inventory = field(default_factory=Inventory)
     _discovered: set[Runtime] = field(default_factory=set)
     _quantization: dict[str, str | None] = field(default_factory=dict)
+    _memo: dict[Any, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store = ModelStore(cache_dir=self.cache_dir)
@@ -72,3 +76,9 @@ class EdgeSession:
 
             self._quantization[sha] = weight_format(model.info.model)
         return self._quantization[sha]
+
+    def memo(self, key: Any, compute: Callable[[], T]) -> T:
+        """Compute once per session (e.g. the original's evaluation, shared by tests and checks)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]

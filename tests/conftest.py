@@ -14,6 +14,15 @@ import numpy  # noqa: F401  isort: skip
 import onnxruntime  # noqa: F401  isort: skip
 import openvino  # noqa: F401  isort: skip
 
+# The plugin's own modules too: a package keeps attributes for submodules that pytester later drops
+# from sys.modules, so `from pytest_edgeqa import accuracy` inside a run could see a stale copy.
+import pytest_edgeqa.accuracy
+import pytest_edgeqa.checks
+import pytest_edgeqa.golden
+import pytest_edgeqa.metrics
+
+import pytest_edgeqa.parity  # noqa: F401  isort: skip
+
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ROOT / "suites"
 

@@ -139,6 +139,16 @@ class CompiledModel(ABC):
             prepared[spec.name] = np.ascontiguousarray(arr)
         return prepared
 
+    def infer_many(self, batches: list[dict[str, np.ndarray]], progress: Any = None) -> list[dict[str, np.ndarray]]:
+        """Run already-prepared batches through the engine's throughput path; results in order.
+        ``progress(done)`` is called as batches complete."""
+        results = []
+        for batch in batches:
+            results.append(self._run(batch))
+            if progress is not None:
+                progress(len(results))
+        return results
+
     @abstractmethod
     def _run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 

@@ -1,0 +1,306 @@
+"""Accuracy: evaluation through the throughput path, per-sample statistics, paired bootstrap, the gate."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import ConfigError, EdgeQAError
+
+if TYPE_CHECKING:
+    from .metrics import Statistic
+    from .runtimes import CompiledModel
+
+PRESETS = {"mlperf-99": 0.01, "mlperf-99.9": 0.001}  # relative drop allowed, MLPerf's "99% of FP32"
+GATES = ("point", "confident")
+MARKER_KEYS = (
+    "metric",
+    "max_drop",
+    "drop",
+    "higher_is_better",
+    "min_value",
+    "max_value",
+    "min_improvement",
+    "preset",
+    "gate",
+    "confidence",
+    "resamples",
+    "output",
+    "batch_size",
+)
+
+
+class AccuracyFailed(EdgeQAError):
+    """The optimized model is outside its accuracy budget: the message is the full report."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    metric: Any = "accuracy"
+    max_drop: float | None = None
+    drop: str = "absolute"
+    higher_is_better: bool | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+    min_improvement: float | None = None
+    preset: str | None = None
+    gate: str = "point"
+    confidence: float = 0.95
+    resamples: int = 2000
+    output: str | None = None
+    batch_size: int | None = None
+
+
+def budget_from_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Budget:
+    where = "accuracy marker"
+    options = dict(kwargs)
+    if len(args) > 2:
+        raise ConfigError(f"{where}: takes at most 2 positional arguments (metric, max_drop), got {len(args)}")
+    for key, value in zip(("metric", "max_drop"), args, strict=False):
+        if key in options:
+            raise ConfigError(f"{where}: {key!r} given both positionally and by keyword")
+        options[key] = value
+    unknown = sorted(set(options) - set(MARKER_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown argument {', '.join(map(repr, unknown))} (expected: {', '.join(MARKER_KEYS)})"
+        )
+    preset = options.get("preset")
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"{where}: preset={preset!r}; expected one of {', '.join(PRESETS)}")
+        if "max_drop" in options or "drop" in options:
+            raise ConfigError(f"{where}: preset={preset!r} sets max_drop and drop; give one or the other")
+        options.update(max_drop=PRESETS[preset], drop="relative")
+    for key in ("max_drop", "min_value", "max_value", "min_improvement"):
+        value = options.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value)):
+            raise ConfigError(f"{where}: {key}={value!r}; expected a number")
+    for key in ("max_drop", "min_improvement"):
+        if options.get(key) is not None and options[key] < 0:
+            raise ConfigError(
+                f"{where}: {key}={options[key]!r}; expected a number at least 0 (a drop is measured as a positive loss)"
+            )
+    if options.get("drop", "absolute") not in ("absolute", "relative"):
+        raise ConfigError(f"{where}: drop={options['drop']!r}; expected 'absolute' or 'relative'")
+    if options.get("gate", "point") not in GATES:
+        raise ConfigError(f"{where}: gate={options['gate']!r}; expected 'point' or 'confident'")
+    conf = options.get("confidence", 0.95)
+    if isinstance(conf, bool) or not isinstance(conf, (int, float)) or not 0.5 <= conf < 1:
+        raise ConfigError(f"{where}: confidence={conf!r}; expected a number in [0.5, 1)")
+    for key, lo in (("resamples", 100), ("batch_size", 1)):
+        value = options.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < lo):
+            raise ConfigError(f"{where}: {key}={value!r}; expected an integer of at least {lo}")
+    hib = options.get("higher_is_better")
+    if hib is not None and not isinstance(hib, bool):
+        raise ConfigError(f"{where}: higher_is_better={hib!r}; expected True or False")
+    if all(options.get(k) is None for k in ("max_drop", "min_value", "max_value", "min_improvement")):
+        raise ConfigError(f"{where}: no budget: give max_drop, min_value, max_value, min_improvement or a preset")
+    return Budget(**options)
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+
+
+def batches(inputs: Mapping[str, np.ndarray], size: int) -> list[dict[str, np.ndarray]]:
+    n = len(next(iter(inputs.values())))
+    return [{k: np.ascontiguousarray(v[i : i + size]) for k, v in inputs.items()} for i in range(0, n, size)]
+
+
+class Progress:
+    """A line on stderr for long evaluations (pytest shows it live with -s, and it costs nothing otherwise)."""
+
+    def __init__(self, label: str, total: int, every_s: float = 2.0) -> None:
+        self.label, self.total, self.every_s = label, total, every_s
+        self.start = self.last = time.perf_counter()
+
+    def __call__(self, done: int) -> None:
+        now = time.perf_counter()
+        if now - self.last >= self.every_s or (done == self.total and now - self.start >= self.every_s):
+            self.last = now
+            rate = done / max(now - self.start, 1e-9)
+            print(
+                f"\redgeqa: {self.label}: {done}/{self.total} batches ({rate:.0f}/s)",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+            if done == self.total:
+                print(file=sys.stderr)
+
+
+def outputs_of(
+    model: CompiledModel, inputs: Mapping[str, np.ndarray], batch_size: int | None, output: str | None, label: str
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Run every sample through ``model`` and return the chosen output, concatenated, and timing."""
+    prepared = model.prepare(dict(inputs))
+    n = len(next(iter(prepared.values())))
+    dynamic = all(isinstance(s.shape[0], str) for s in model.inputs if s.shape)
+    size = (batch_size or 64) if dynamic else 1
+    if not dynamic and batch_size not in (None, 1):
+        raise ConfigError(
+            f"accuracy: batch_size={batch_size} but {label}'s batch dimension is static (1); leave batch_size unset"
+        )
+    if output is not None and output not in {s.name for s in model.outputs}:
+        raise ConfigError(
+            f"accuracy: output={output!r} is not an output of {label} (outputs: {', '.join(s.name for s in model.outputs)})"
+        )
+    name = output or model.outputs[0].name
+    chunks = batches(prepared, size)
+    start = time.perf_counter()
+    results = model.infer_many(chunks, Progress(label, len(chunks)))
+    seconds = time.perf_counter() - start
+    return np.concatenate([r[name] for r in results]), {
+        "samples": n,
+        "batch_size": size,
+        "seconds": seconds,
+        "samples_per_s": n / seconds if seconds else None,
+    }
+
+
+def per_sample(stat: Statistic, outputs: np.ndarray, references: np.ndarray) -> np.ndarray:
+    preds = stat.predictions(outputs)
+    stat.check(preds, references)
+    return stat.stats(preds, references)
+
+
+# --------------------------------------------------------------------------------------- statistics
+
+
+def _signed_drop(original: np.ndarray, optimized: np.ndarray, higher: bool, relative: bool) -> np.ndarray:
+    drop = original - optimized if higher else optimized - original
+    if relative:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            drop = drop / np.abs(original)
+    return drop
+
+
+def bootstrap_drop(
+    value: Callable[[np.ndarray], np.ndarray],
+    s_orig: np.ndarray,
+    s_opt: np.ndarray,
+    *,
+    higher: bool,
+    relative: bool,
+    confidence: float,
+    resamples: int,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Paired percentile bootstrap of the drop: both models are scored on the same resampled samples,
+    so sample difficulty cancels. Vectorized: a resample is a count vector W, its metric value(W @ S)."""
+    n = len(s_orig)
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(resamples, 4_000_000 // max(n, 1)))
+    drops = []
+    for start in range(0, resamples, chunk):
+        w = rng.multinomial(n, np.full(n, 1.0 / n), size=min(chunk, resamples - start)).astype(np.float64)
+        drops.append(_signed_drop(value(w @ s_orig), value(w @ s_opt), higher, relative))
+    d = np.concatenate(drops)
+    d = d[np.isfinite(d)]
+    alpha = (1 - confidence) / 2
+    return float(np.quantile(d, alpha)), float(np.quantile(d, 1 - alpha))
+
+
+def bootstrap_generic(
+    fn: Callable[[np.ndarray, np.ndarray], float],
+    preds: tuple[np.ndarray, np.ndarray],
+    refs: np.ndarray,
+    *,
+    higher: bool,
+    relative: bool,
+    confidence: float,
+    resamples: int,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """The same paired bootstrap for a metric we can only call (evaluate.load results, callables)."""
+    rng = np.random.default_rng(seed)
+    n = len(refs)
+    drops = []
+    for _ in range(min(resamples, 300)):
+        idx = rng.integers(0, n, n)
+        a, b = fn(preds[0][idx], refs[idx]), fn(preds[1][idx], refs[idx])
+        drops.append(float(_signed_drop(np.float64(a), np.float64(b), higher, relative)))
+    alpha = (1 - confidence) / 2
+    return float(np.quantile(drops, alpha)), float(np.quantile(drops, 1 - alpha))
+
+
+# ---------------------------------------------------------------------------------------------- result
+
+
+@dataclass
+class Side:
+    value: float
+    device: str
+    precision: str
+    samples_per_s: float | None = None
+    run: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AccuracyResult:
+    metric: str
+    higher_is_better: bool
+    samples: int
+    dataset: dict[str, Any]
+    original: Side
+    optimized: Side
+    drop: float
+    drop_kind: str
+    interval: tuple[float, float]
+    confidence: float
+    resamples: int
+    gate: str
+    budget: dict[str, Any]
+    ok: bool = True
+    failed: list[str] = field(default_factory=list)
+    precision_note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+    def render(self) -> str:
+        direction = "higher is better" if self.higher_is_better else "lower is better"
+        pct = round(self.confidence * 100)
+        kind = "relative" if self.drop_kind == "relative" else "absolute"
+        lines = [
+            f"accuracy {'ok' if self.ok else 'FAILED'}: {self.metric} ({direction}) on {self.samples} samples [gate: {self.gate}]",
+            f"  original  {self.original.value:.6g}  ({self.original.device}, {self.original.precision})",
+            f"  optimized {self.optimized.value:.6g}  ({self.optimized.device}, {self.optimized.precision})",
+            f"  drop {self.drop:+.6g} {kind}, {pct}% CI [{self.interval[0]:+.6g}, {self.interval[1]:+.6g}] (paired bootstrap, {self.resamples} resamples)",
+        ]
+        lines += [f"  failed: {f}" for f in self.failed]
+        if self.precision_note:
+            lines.append(f"  {self.precision_note}")
+        ds = self.dataset
+        subset = f", first {ds['subset']} rows asked for" if ds.get("subset") else ""
+        lines.append(f"  data: {ds.get('rows')} rows, fingerprint {ds.get('fingerprint')}{subset}")
+        return "\n".join(lines)
+
+
+def judge(
+    budget: Budget, higher: bool, original: float, optimized: float, interval: tuple[float, float], drop: float
+) -> list[str]:
+    """Each budget that does not hold, in words. ``confident`` judges with the interval's worse end."""
+    failed = []
+    judged = interval[1] if budget.gate == "confident" else drop
+    how = f"the {round(budget.confidence * 100)}% upper bound of the drop" if budget.gate == "confident" else "the drop"
+    if budget.max_drop is not None and judged > budget.max_drop:
+        failed.append(f"max_drop={budget.max_drop:g} ({budget.drop}): {how} is {judged:+.6g}")
+    if budget.min_improvement is not None and judged > -budget.min_improvement:
+        failed.append(
+            f"min_improvement={budget.min_improvement:g}: {how} is {judged:+.6g}, an improvement of {-judged:+.6g}"
+        )
+    if budget.min_value is not None and optimized < budget.min_value:
+        failed.append(f"min_value={budget.min_value:g}: optimized is {optimized:.6g}")
+    if budget.max_value is not None and optimized > budget.max_value:
+        failed.append(f"max_value={budget.max_value:g}: optimized is {optimized:.6g}")
+    return failed
