@@ -109,60 +109,44 @@ def budget_from_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Budg
 # ------------------------------------------------------------------------------------------ evaluation
 
 
-def batches(inputs: Mapping[str, np.ndarray], size: int) -> list[dict[str, np.ndarray]]:
-    n = len(next(iter(inputs.values())))
-    return [{k: np.ascontiguousarray(v[i : i + size]) for k, v in inputs.items()} for i in range(0, n, size)]
-
-
 class Progress:
-    """A line on stderr for long evaluations (pytest shows it live with -s, and it costs nothing otherwise)."""
+    """A line on stderr for evaluations that take a while (live with -s; silent for short ones)."""
 
-    def __init__(self, label: str, total: int, every_s: float = 2.0) -> None:
-        self.label, self.total, self.every_s = label, total, every_s
+    def __init__(self, label: str, every_s: float = 2.0) -> None:
+        self.label, self.every_s = label, every_s
         self.start = self.last = time.perf_counter()
 
-    def __call__(self, done: int) -> None:
+    def __call__(self, done: int, total: int) -> None:
         now = time.perf_counter()
-        if now - self.last >= self.every_s or (done == self.total and now - self.start >= self.every_s):
+        if now - self.last >= self.every_s or (done == total and now - self.start >= self.every_s):
             self.last = now
             rate = done / max(now - self.start, 1e-9)
-            print(
-                f"\redgeqa: {self.label}: {done}/{self.total} batches ({rate:.0f}/s)",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
-            if done == self.total:
+            print(f"\redgeqa: {self.label}: {done}/{total} batches ({rate:.0f}/s)", end="", file=sys.stderr, flush=True)
+            if done == total:
                 print(file=sys.stderr)
 
 
 def outputs_of(
     model: CompiledModel, inputs: Mapping[str, np.ndarray], batch_size: int | None, output: str | None, label: str
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Run every sample through ``model`` and return the chosen output, concatenated, and timing."""
+    """Run every sample through ``model`` and return the chosen output and the timing."""
     prepared = model.prepare(dict(inputs))
     n = len(next(iter(prepared.values())))
     dynamic = all(isinstance(s.shape[0], str) for s in model.inputs if s.shape)
-    size = (batch_size or 64) if dynamic else 1
     if not dynamic and batch_size not in (None, 1):
         raise ConfigError(
-            f"accuracy: batch_size={batch_size} but {label}'s batch dimension is static (1); leave batch_size unset"
+            f"accuracy: batch_size={batch_size} but {label}'s batch dimension is static; leave batch_size unset"
         )
+    size = (batch_size or 64) if dynamic else 1
     if output is not None and output not in {s.name for s in model.outputs}:
         raise ConfigError(
             f"accuracy: output={output!r} is not an output of {label} (outputs: {', '.join(s.name for s in model.outputs)})"
         )
-    name = output or model.outputs[0].name
-    chunks = batches(prepared, size)
     start = time.perf_counter()
-    results = model.infer_many(chunks, Progress(label, len(chunks)))
+    results = model.infer_batched(prepared, size, Progress(label))
     seconds = time.perf_counter() - start
-    return np.concatenate([r[name] for r in results]), {
-        "samples": n,
-        "batch_size": size,
-        "seconds": seconds,
-        "samples_per_s": n / seconds if seconds else None,
-    }
+    timing = {"samples": n, "batch_size": size, "seconds": seconds, "samples_per_s": n / seconds if seconds else None}
+    return results[output or model.outputs[0].name], timing
 
 
 def per_sample(stat: Statistic, outputs: np.ndarray, references: np.ndarray) -> np.ndarray:

@@ -139,15 +139,20 @@ class CompiledModel(ABC):
             prepared[spec.name] = np.ascontiguousarray(arr)
         return prepared
 
-    def infer_many(self, batches: list[dict[str, np.ndarray]], progress: Any = None) -> list[dict[str, np.ndarray]]:
-        """Run already-prepared batches through the engine's throughput path; results in order.
-        ``progress(done)`` is called as batches complete."""
-        results = []
-        for batch in batches:
-            results.append(self._run(batch))
+    def infer_batched(
+        self, inputs: dict[str, np.ndarray], batch_size: int, progress: Any = None
+    ) -> dict[str, np.ndarray]:
+        """Run prepared ``inputs`` (every sample) in batches through the engine's throughput path;
+        outputs concatenated in sample order. ``progress(batches_done, batches_total)`` is called along."""
+        n = len(next(iter(inputs.values())))
+        starts = range(0, n, batch_size)
+        parts: dict[str, list[np.ndarray]] = {}
+        for done, i in enumerate(starts, 1):
+            for name, value in self._run({k: v[i : i + batch_size] for k, v in inputs.items()}).items():
+                parts.setdefault(name, []).append(value)
             if progress is not None:
-                progress(len(results))
-        return results
+                progress(done, len(starts))
+        return {name: np.concatenate(chunks) for name, chunks in parts.items()}
 
     @abstractmethod
     def _run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
