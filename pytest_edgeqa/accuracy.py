@@ -126,22 +126,31 @@ class Progress:
                 print(file=sys.stderr)
 
 
+def batch_size_for(model: CompiledModel, asked: int | None, label: str) -> int | None:
+    """The static batch to compile ``model`` with for evaluation: ``asked`` (default 64) when its batch
+    dimension is dynamic; None when it is static (it then runs as it is)."""
+    dynamic = bool(model.inputs) and all(s.shape and isinstance(s.shape[0], str) for s in model.inputs)
+    if not dynamic:
+        if asked not in (None, 1) and model.inputs and model.inputs[0].shape[:1] != (asked,):
+            raise ConfigError(
+                f"accuracy: batch_size={asked} but {label}'s batch dimension is static ({model.inputs[0].shape[0]}); leave batch_size unset"
+            )
+        return None
+    return asked or 64
+
+
 def outputs_of(
     model: CompiledModel, inputs: Mapping[str, np.ndarray], batch_size: int | None, output: str | None, label: str
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Run every sample through ``model`` and return the chosen output and the timing."""
-    prepared = model.prepare(dict(inputs))
-    n = len(next(iter(prepared.values())))
-    dynamic = all(isinstance(s.shape[0], str) for s in model.inputs if s.shape)
-    if not dynamic and batch_size not in (None, 1):
-        raise ConfigError(
-            f"accuracy: batch_size={batch_size} but {label}'s batch dimension is static; leave batch_size unset"
-        )
-    size = (batch_size or 64) if dynamic else 1
     if output is not None and output not in {s.name for s in model.outputs}:
         raise ConfigError(
             f"accuracy: output={output!r} is not an output of {label} (outputs: {', '.join(s.name for s in model.outputs)})"
         )
+    first = model.inputs[0].shape[0] if model.inputs and model.inputs[0].shape else 1
+    size = first if isinstance(first, int) else (batch_size or 64)
+    n = len(next(iter(inputs.values())))
+    prepared = model.prepare(dict(inputs), any_batch=True)
     start = time.perf_counter()
     results = model.infer_batched(prepared, size, Progress(label))
     seconds = time.perf_counter() - start

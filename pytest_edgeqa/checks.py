@@ -227,7 +227,16 @@ def run_accuracy_check(
     __tracebackhide__ = True
 
     from . import data
-    from .accuracy import AccuracyResult, Side, bootstrap_drop, bootstrap_generic, judge, outputs_of, per_sample
+    from .accuracy import (
+        AccuracyResult,
+        Side,
+        batch_size_for,
+        bootstrap_drop,
+        bootstrap_generic,
+        judge,
+        outputs_of,
+        per_sample,
+    )
     from .metrics import ExternalStatistic, resolve
 
     if marker.optimized is None:
@@ -235,17 +244,20 @@ def run_accuracy_check(
     stat = resolve(budget.metric, "accuracy marker")
     higher = stat.higher_is_better if budget.higher_is_better is None else budget.higher_is_better
     throughput = marker.config().with_(hint="THROUGHPUT")
+    what_orig, what_opt = (
+        f"edge_model marker original={marker.original!r}",
+        f"edge_model marker optimized={marker.optimized!r}",
+    )
     original = session.compile(
-        marker.original,
-        base_dir,
-        device,
-        throughput.with_(precision="reference"),
-        what=f"edge_model marker original={marker.original!r}",
+        marker.original, base_dir, device, throughput.with_(precision="reference"), what=what_orig
     )
-    optimized = session.compile(
-        marker.optimized, base_dir, device, throughput, what=f"edge_model marker optimized={marker.optimized!r}"
+    # Evaluation runs at a static batch, as benchmark_app does (see OpenVINOModel.infer_batched for why).
+    throughput = throughput.with_(batch=batch_size_for(original, budget.batch_size, "the original"))
+    original = session.compile(
+        marker.original, base_dir, device, throughput.with_(precision="reference"), what=what_orig
     )
-    mapping = inputs_map or {s.name: s.name for s in original.inputs}
+    optimized = session.compile(marker.optimized, base_dir, device, throughput, what=what_opt)
+    mapping = inputs_map or {spec.name: spec.name for spec in original.inputs}
     unknown = sorted(set(mapping) - {s.name for s in original.inputs})
     if unknown:
         raise EdgeQAError(

@@ -356,3 +356,30 @@ def test_marker_argument_errors() -> None:
         with pytest.raises(ConfigError) as info:
             budget_from_marker((), kwargs)
         assert message in str(info.value)
+
+
+@pytest.mark.parametrize("device", ["CPU", "ort:cpu"])
+def test_throughput_path_matches_single_inference_call_after_call(device: str) -> None:
+    # Regression: with a dynamic batch, OpenVINO's CPU THROUGHPUT streams returned another request's
+    # outputs for one batch on repeated evaluations; evaluation now runs at a static batch.
+    from conftest import SUITES
+
+    from pytest_edgeqa import data
+    from pytest_edgeqa.accuracy import outputs_of
+    from pytest_edgeqa.devices import parse_device
+    from pytest_edgeqa.models import ModelStore
+    from pytest_edgeqa.runtimes import CompileConfig
+
+    images = data.columns(data.load(SUITES / "data" / "digits", split="test"), ["image"])["image"]
+    before = images.copy()
+    store = ModelStore()
+    spec = parse_device(device)
+    for name in ("digits_cnn.onnx", "digits_cnn_int8.xml") if device == "CPU" else ("digits_cnn.onnx",):
+        model_file = store.model(SUITES / "models" / name, SUITES, "test")
+        reference = store.compile(model_file, spec, CompileConfig()).infer({"image": images})["logits"]
+        for batch in (64, 64, 64, 7, 1, 450, 1000):
+            model = store.compile(model_file, spec, CompileConfig(hint="THROUGHPUT", batch=batch))
+            out, timing = outputs_of(model, {"image": images}, batch, None, "test")
+            assert timing["samples"] == 450 and out.shape == (450, 10)
+            np.testing.assert_allclose(out, reference, atol=1e-4, err_msg=f"{name} batch {batch}")
+    np.testing.assert_array_equal(images, before)  # the caller's data is never computed on in place

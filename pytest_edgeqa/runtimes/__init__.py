@@ -49,6 +49,7 @@ class CompileConfig:
     streams: int | None = None
     properties: tuple[tuple[str, str], ...] = ()  # engine-specific extras, as strings
     strict_device: bool = False  # forbid the engine's own fallback (ONNX Runtime's CPU EP)
+    batch: int | None = None  # OpenVINO: reshape a dynamic batch dimension (dim 0) to this static size
 
     def with_(self, **changes: Any) -> CompileConfig:
         return CompileConfig(**{**asdict(self), **changes})
@@ -103,8 +104,9 @@ class CompiledModel(ABC):
         __tracebackhide__ = True
         return self._run(self.prepare(inputs))
 
-    def prepare(self, inputs: Mapping[str, Any] | np.ndarray) -> dict[str, np.ndarray]:
-        """Check names, ranks, static dims and dtype kinds; cast within a kind (float64 -> float32)."""
+    def prepare(self, inputs: Mapping[str, Any] | np.ndarray, *, any_batch: bool = False) -> dict[str, np.ndarray]:
+        """Check names, ranks, static dims and dtype kinds; cast within a kind (float64 -> float32).
+        ``any_batch``: dimension 0 may differ (the data is about to be batched to the model's size)."""
         __tracebackhide__ = True
         expected = "; the model's inputs are " + ", ".join(str(s) for s in self.inputs)
         if not isinstance(inputs, Mapping):
@@ -125,7 +127,8 @@ class CompiledModel(ABC):
         for spec in self.inputs:
             arr = np.asarray(inputs[spec.name])
             shape_ok = arr.ndim == len(spec.shape) and all(
-                isinstance(d, str) or d == n for d, n in zip(spec.shape, arr.shape, strict=False)
+                isinstance(d, str) or d == n or (any_batch and axis == 0)
+                for axis, (d, n) in enumerate(zip(spec.shape, arr.shape, strict=False))
             )
             if not shape_ok:
                 raise InputError(
