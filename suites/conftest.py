@@ -18,6 +18,14 @@ def digits() -> dict:
 
 
 @pytest.fixture(scope="session")
+def digits_dataset():
+    """The held-out digits split as a `datasets.Dataset` (what accuracy_check fingerprints)."""
+    from pytest_edgeqa import data
+
+    return data.load("data/digits", split="test", base_dir=HERE)
+
+
+@pytest.fixture(scope="session")
 def diabetes() -> dict:
     """The held-out diabetes split: 89 rows of 10 features and the disease-progression target."""
     from pytest_edgeqa import data

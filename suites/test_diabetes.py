@@ -21,3 +21,11 @@ def test_runtimes_agree(edge_model, diabetes):
     np.testing.assert_allclose(
         here.infer(inputs)["progression"], reference.infer(inputs)["progression"], rtol=1e-5, atol=1e-3
     )
+
+
+@pytest.mark.edge_device("CPU")  # bf16 is an OpenVINO CPU precision; ONNX Runtime's CPU provider has none
+@pytest.mark.edge_model(original="models/diabetes_mlp.onnx", optimized="models/diabetes_mlp.onnx", precision="bf16")
+@pytest.mark.accuracy(metric="mse", max_drop=0.02, drop="relative")
+def test_bf16_keeps_mse(accuracy_check):
+    # The same MLP run at bf16: MSE is lower-is-better, so a "drop" is an increase of the error.
+    accuracy_check("data/diabetes", label="target")

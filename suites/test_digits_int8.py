@@ -13,3 +13,14 @@ def test_int8_matches_golden(golden_check, digits):
 @pytest.mark.parity(cosine=0.999, snr_db=25, top_k=1, top_k_agreement=0.98)
 def test_int8_keeps_predictions_on_all_held_out_digits(golden_check, digits):
     golden_check(digits, name="all")
+
+
+@pytest.mark.accuracy(metric="accuracy", max_drop=0.01)
+def test_int8_keeps_accuracy(accuracy_check, digits_dataset):
+    result = accuracy_check(digits_dataset)  # all 450 held-out digits, both models, paired bootstrap
+    assert result.optimized.value > 0.95
+
+
+@pytest.mark.accuracy(metric="f1", preset="mlperf-99", gate="confident")
+def test_int8_macro_f1_within_mlperf_99(accuracy_check, digits_dataset):
+    accuracy_check(digits_dataset)
