@@ -167,12 +167,20 @@ def per_sample(stat: Statistic, outputs: np.ndarray, references: np.ndarray) -> 
 # --------------------------------------------------------------------------------------- statistics
 
 
-def _signed_drop(original: np.ndarray, optimized: np.ndarray, higher: bool, relative: bool) -> np.ndarray:
-    drop = original - optimized if higher else optimized - original
+def signed_drop(original: Any, optimized: Any, higher: bool, relative: bool) -> Any:
+    """How much worse ``optimized`` is (positive = worse, whatever the metric's direction); as a
+    fraction of ``original`` when ``relative``. Works on scalars and on arrays of resamples."""
+    drop = np.subtract(original, optimized) if higher else np.subtract(optimized, original)
     if relative:
         with np.errstate(divide="ignore", invalid="ignore"):
-            drop = drop / np.abs(original)
+            drop = np.divide(drop, np.abs(original))
     return drop
+
+
+def _interval(drops: np.ndarray, confidence: float) -> tuple[float, float]:
+    d = drops[np.isfinite(drops)]
+    alpha = (1 - confidence) / 2
+    return float(np.quantile(d, alpha)), float(np.quantile(d, 1 - alpha))
 
 
 def bootstrap_drop(
@@ -194,11 +202,8 @@ def bootstrap_drop(
     drops = []
     for start in range(0, resamples, chunk):
         w = rng.multinomial(n, np.full(n, 1.0 / n), size=min(chunk, resamples - start)).astype(np.float64)
-        drops.append(_signed_drop(value(w @ s_orig), value(w @ s_opt), higher, relative))
-    d = np.concatenate(drops)
-    d = d[np.isfinite(d)]
-    alpha = (1 - confidence) / 2
-    return float(np.quantile(d, alpha)), float(np.quantile(d, 1 - alpha))
+        drops.append(signed_drop(value(w @ s_orig), value(w @ s_opt), higher, relative))
+    return _interval(np.concatenate(drops), confidence)
 
 
 def bootstrap_generic(
@@ -219,9 +224,8 @@ def bootstrap_generic(
     for _ in range(min(resamples, 300)):
         idx = rng.integers(0, n, n)
         a, b = fn(preds[0][idx], refs[idx]), fn(preds[1][idx], refs[idx])
-        drops.append(float(_signed_drop(np.float64(a), np.float64(b), higher, relative)))
-    alpha = (1 - confidence) / 2
-    return float(np.quantile(drops, alpha)), float(np.quantile(drops, 1 - alpha))
+        drops.append(float(signed_drop(a, b, higher, relative)))
+    return _interval(np.asarray(drops), confidence)
 
 
 # ---------------------------------------------------------------------------------------------- result

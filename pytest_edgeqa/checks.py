@@ -236,6 +236,7 @@ def run_accuracy_check(
         judge,
         outputs_of,
         per_sample,
+        signed_drop,
     )
     from .metrics import ExternalStatistic, resolve
 
@@ -314,9 +315,7 @@ def run_accuracy_check(
             resamples=budget.resamples,
         )
         resamples = budget.resamples
-    drop = (v_orig - v_opt) if higher else (v_opt - v_orig)
-    if budget.drop == "relative":
-        drop = drop / abs(v_orig) if v_orig else float("inf")
+    drop = float(signed_drop(v_orig, v_opt, higher, budget.drop == "relative"))
     failed = judge(budget, higher, v_orig, v_opt, interval, drop)
     result = AccuracyResult(
         metric=stat.name,
@@ -373,21 +372,20 @@ def _precision_share(
     budget: Any,
     evaluate: Any,
 ) -> str | None:
-    """How much of the drop the original already shows at the device's default precision, so a loss
+    """How much of the drop the original already shows at the precision the optimized model runs at (the
+    device's default, or the marker's ``precision=``), so a loss
     from running at bf16/f16 is not blamed on quantization."""
-    from .accuracy import per_sample
+    from .accuracy import per_sample, signed_drop
 
     default = session.compile(
-        marker.original, base_dir, device, throughput, what="original at the device's default precision"
+        marker.original, base_dir, device, throughput, what="original at the optimized model's precision"
     )
     if default.info.precision == original.info.precision:
-        return f"the device's default precision is the reference precision ({original.info.precision}), so the whole drop comes from the optimization"
+        return f"the optimized model runs at the reference precision ({original.info.precision}), so the whole drop comes from the optimization"
     s = per_sample(stat, evaluate(default, f"original at {default.info.precision}")[0], refs)
     v = float(stat.value(s.sum(0)))
-    share = (v_orig - v) if higher else (v - v_orig)
-    if budget.drop == "relative":
-        share = share / abs(v_orig) if v_orig else float("inf")
+    share = float(signed_drop(v_orig, v, higher, budget.drop == "relative"))
     return (
-        f"the original itself scores {v:.6g} at {default.info.precision} (the device's default precision), a drop of "
+        f"the original itself scores {v:.6g} at {default.info.precision} (the precision the optimized model runs at), a drop of "
         f"{share:+.6g} before any optimization"
     )
