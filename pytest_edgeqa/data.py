@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+_BUILDERS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json", ".arrow": "arrow", ".txt": "text"}
+
+
 def load(path: str | os.PathLike[str], split: str = "test", base_dir: Path | None = None) -> datasets.Dataset:
     """Load ``split`` of a dataset directory/file (relative to ``base_dir``) or a hub id, offline-safe for local data."""
     import datasets
@@ -20,9 +23,17 @@ def load(path: str | os.PathLike[str], split: str = "test", base_dir: Path | Non
     local = Path(path) if base_dir is None or Path(path).is_absolute() else base_dir / path
     source = str(local) if local.exists() else os.fspath(path)
     try:
-        if local.is_dir() and (local / "dataset_info.json").exists():  # save_to_disk output
-            loaded = datasets.load_from_disk(str(local))
+        if local.is_dir() and ((local / "dataset_dict.json").exists() or (local / "dataset_info.json").exists()):
+            loaded = datasets.load_from_disk(str(local))  # save_to_disk output
             return loaded[split] if isinstance(loaded, datasets.DatasetDict) else loaded
+        if local.is_file():
+            builder = _BUILDERS.get(local.suffix.lower())
+            if builder is None:
+                raise ConfigError(
+                    f"dataset {local}: unknown file type {local.suffix!r} (expected {', '.join(_BUILDERS)})"
+                )
+            # One file is one split: it is the split asked for, whatever its name.
+            return datasets.load_dataset(builder, data_files={split: str(local)}, split=split)
         return datasets.load_dataset(source, split=split)
     except (FileNotFoundError, ValueError) as exc:
         raise ConfigError(f"dataset {os.fspath(path)!r} (split {split!r}) could not be loaded: {exc}") from None

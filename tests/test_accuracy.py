@@ -433,10 +433,9 @@ def test_datasets_from_every_local_format(tmp_path: Path) -> None:
         ds,
         {"x": np.array(ds["x"]), "label": np.array(ds["label"])},
     ):
-        split = "train" if isinstance(source, str) and source.startswith("d.") else "test"
-        cols, info = data.table(source, ["label"], base_dir=tmp_path, split=split)
+        cols, info = data.table(source, ["label"], base_dir=tmp_path)
         assert cols["label"].tolist() == [0, 1, 0] and info["rows"] == 3 and info["fingerprint"], source
-    cols, _ = data.table("d.csv", ["label"], base_dir=tmp_path, split="train")
+    cols, _ = data.table("d.csv", ["label"], base_dir=tmp_path)
     assert cols["label"].tolist() == [0, 1, 0]
     cols, info = data.table(ds, ["x"], samples=2)
     assert cols["x"].shape == (2, 2) and info["subset"] == 2 and info["total_rows"] == 3
