@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -389,3 +390,99 @@ def _precision_share(
         f"the original itself scores {v:.6g} at {default.info.precision} (the precision the optimized model runs at), a drop of "
         f"{share:+.6g} before any optimization"
     )
+
+
+# ------------------------------------------------------------------------------------------- latency
+
+
+def run_latency_check(
+    *,
+    session: Any,
+    base_dir: Path,
+    marker: Any,
+    device: Any,
+    budget: Any,
+    inputs_source: Any,
+    seed: int,
+) -> Any:
+    """Time the optimized model (and the original, interleaved, when there is one) and judge the budget.
+    The original runs as it would ship without the optimization: at the device's default precision."""
+    __tracebackhide__ = True
+    import numpy as np
+
+    from . import data
+    from .latency import LatencyResult, Stats, interleave, judge, measure, ratio_interval, samples_needed
+
+    config = marker.config().with_(hint=budget.hint, batch=budget.batch)
+    roles = {"optimized": marker.optimized} if marker.optimized is not None else {}
+    if marker.optimized is None or budget.relative:
+        roles["original"] = marker.original
+    if budget.relative and marker.optimized is None:
+        raise EdgeQAError(
+            "latency marker: max_ratio/min_speedup compare with the optimized model, but the edge_model marker has none"
+        )
+    models = {
+        role: session.compile(ref, base_dir, device, config, what=f"edge_model marker {role}={ref!r}")
+        for role, ref in roles.items()
+    }
+    subject = "optimized" if "optimized" in models else "original"
+    arrays, _ = data.model_inputs(inputs_source, models[subject].inputs, seed=seed, batch=budget.batch)
+    prepared = {role: m.prepare(arrays) for role, m in models.items()}
+
+    setup: dict[str, Any] = {}
+    timers = {}
+    for role, model in models.items():
+        info = model.info
+        model_file = session.store.model(roles[role], base_dir, role)
+        setup[role] = {
+            "device": info.device,
+            "execution_devices": list(info.execution_devices),
+            "precision": info.precision,
+            "hint": info.hint,
+            "streams": info.extra.get("streams"),
+            "threads": info.extra.get("threads"),
+            "batch": budget.batch,
+            **session.store.engine(device.runtime).compile_times(model_file, device, config),
+        }
+        timers[role] = model.timer(prepared[role])
+        start = time.perf_counter()
+        timers[role]()
+        setup[role]["first_inference_ms"] = (time.perf_counter() - start) * 1000
+
+    schedule = budget.schedule
+    iterations = schedule.iterations
+    if not schedule.iterations_given:
+        iterations = max([iterations] + [samples_needed(p) for p, _ in budget.percentile_budgets()])
+    extra = [p for p, _ in budget.percentile_budgets() if p not in (50.0, 90.0, 95.0, 99.0)]
+    result = LatencyResult(
+        mode=budget.hint.lower(), unit="ms", optimized=None, subject=subject, confidence=budget.confidence, setup=setup
+    )  # type: ignore[arg-type]
+    if budget.hint == "THROUGHPUT":
+        blocks = 6 if "original" in models and "optimized" in models else 1
+        per: dict[str, list[float]] = {role: [] for role in models}
+        lat: dict[str, list[float]] = {role: [] for role in models}
+        for step in range(blocks):
+            order = list(models) if step % 2 == 0 else list(reversed(models))
+            for role in order:
+                fps, latencies = models[role].throughput(
+                    prepared[role], schedule.seconds / blocks if blocks > 1 else schedule.seconds
+                )
+                per[role].append(1000.0 / fps)  # ms per sample
+                lat[role].extend(latencies)
+        for role in models:
+            result.fps[role] = 1000.0 / float(np.mean(per[role]))
+        result.optimized = Stats.of(np.asarray(lat[subject]), extra)
+        if subject == "optimized" and "original" in models:
+            result.original = Stats.of(np.asarray(lat["original"]), extra)
+            a, b = np.asarray(per["original"])[:, None], np.asarray(per["optimized"])[:, None]
+            ratio, lo, hi = ratio_interval(a, b, budget.confidence)
+            result.ratio, result.ratio_interval = ratio, (lo, hi)
+    elif subject == "optimized" and "original" in models:
+        a_blocks, b_blocks = interleave(timers["original"], timers["optimized"], schedule, iterations, budget.block)
+        result.original, result.optimized = Stats.of(a_blocks.ravel(), extra), Stats.of(b_blocks.ravel(), extra)
+        ratio, lo, hi = ratio_interval(a_blocks, b_blocks, budget.confidence)
+        result.ratio, result.ratio_interval = ratio, (lo, hi)
+    else:
+        result.optimized = Stats.of(measure(timers[subject], schedule, iterations), extra)
+    judge(budget, result)
+    return result

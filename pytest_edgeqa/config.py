@@ -33,6 +33,12 @@ MARKERS = {
         "output=None, batch_size=None): accuracy budget for accuracy_check; presets mlperf-99, mlperf-99.9; "
         "gate='confident' judges the bound of the paired bootstrap interval instead of the point drop"
     ),
+    "latency": (
+        "latency(p50_ms=None, p90_ms=None, p95_ms=None, p99_ms=None, mean_ms=None, percentiles={p: ms}, "
+        "max_ratio=None, min_speedup=None, min_fps=None, batch=1, hint='LATENCY', warmup_iters=10, warmup_s=0.5, "
+        "iterations=300, seconds=1.0, block=10, confidence=0.95): latency budgets for latency_check; relative "
+        "budgets use the interval of the interleaved ratio optimized/original"
+    ),
     "parity": (
         "parity(atol=None, rtol=None, max_mismatch=0.0, max_abs_error=None, mean_abs_error=None, "
         "median_abs_error=None, quantile=0.99, quantile_abs_error=None, cosine=None, snr_db=None, psnr_db=None, "
@@ -52,6 +58,26 @@ def _device_arg(text: str) -> list[DeviceSpec]:
         return parse_devices(text)
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -92,6 +118,37 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--golden-prune", action="store_true", default=False, help="delete unused goldens at the end of the session"
     )
+    group.addoption(
+        "--edge-latency",
+        choices=("enforce", "warn", "off"),
+        default=None,
+        help="latency budgets: enforce (fail), warn (report, do not fail: for noisy runners), off (skip the checks). Default: ini edge_latency, else enforce",
+    )
+    group.addoption(
+        "--edge-latency-iterations",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="minimum timed iterations per model (default 300; raised for p99)",
+    )
+    group.addoption(
+        "--edge-latency-seconds",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="minimum timed seconds per model (default 1.0)",
+    )
+    group.addoption(
+        "--edge-latency-warmup",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="minimum warm-up seconds (default 0.5, and at least 10 iterations)",
+    )
+    parser.addini("edge_latency", "default for --edge-latency", default="enforce")
+    parser.addini("edge_latency_iterations", "default for --edge-latency-iterations", default="")
+    parser.addini("edge_latency_seconds", "default for --edge-latency-seconds", default="")
+    parser.addini("edge_latency_warmup", "default for --edge-latency-warmup", default="")
     parser.addini("edge_golden_dir", "where goldens live, relative to the rootdir", default="golden")
     parser.addini(
         "edge_golden_device", "device that records goldens (at the model's declared precision)", default="CPU"
@@ -113,6 +170,10 @@ class Settings:
     golden_force: bool = False
     golden_prune: bool = False
     ci: bool = False
+    latency_mode: str = "enforce"
+    latency_schedule: tuple[
+        tuple[str, Any], ...
+    ] = ()  # latency.Schedule fields from command line > ini; a marker overrides them
 
 
 def resolve(config: pytest.Config) -> Settings:
@@ -139,7 +200,12 @@ def resolve(config: pytest.Config) -> Settings:
         golden_device = parse_device(golden_device_text)
     except ConfigError as exc:
         raise ConfigError(f"ini edge_golden_device ({config.inipath}): {exc}") from None
+    mode = config.getoption("edge_latency") or str(config.getini("edge_latency") or "enforce")
+    if mode not in ("enforce", "warn", "off"):
+        raise ConfigError(f"ini edge_latency ({config.inipath}): {mode!r}; expected enforce, warn or off")
     return Settings(
+        latency_mode=mode,
+        latency_schedule=_schedule(config),
         devices=devices,
         devices_source=source,
         require_devices=require,
@@ -248,3 +314,22 @@ def parse_device_arg(text: str, where: str) -> DeviceSpec:
         return parse_device(text)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def _schedule(config: pytest.Config) -> tuple[tuple[str, Any], ...]:
+    """Latency schedule settings from the command line, else the ini file (defaults live in latency.Schedule)."""
+    values: dict[str, Any] = {}
+    for key, option, ini, parse in (
+        ("iterations", "edge_latency_iterations", "edge_latency_iterations", _positive_int),
+        ("seconds", "edge_latency_seconds", "edge_latency_seconds", _positive_float),
+        ("warmup_s", "edge_latency_warmup", "edge_latency_warmup", _positive_float),
+    ):
+        value = config.getoption(option)
+        if value is None and str(config.getini(ini) or "").strip():
+            try:
+                value = parse(str(config.getini(ini)).strip())
+            except argparse.ArgumentTypeError as exc:
+                raise ConfigError(f"ini {ini} ({config.inipath}): {exc}") from None
+        if value is not None:
+            values[key] = value
+    return tuple(values.items())

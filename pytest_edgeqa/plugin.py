@@ -186,6 +186,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         item.user_properties.append((OWNER, _owner(item)))
 
 
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
 class GoldenUsage:
     """Controller-side bookkeeping of golden use, fed by test reports (so it works under pytest-xdist,
     where the reports carry each item's user_properties to the controller)."""
@@ -364,6 +368,67 @@ def accuracy_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> C
             )
             if not result.ok:
                 raise AccuracyFailed(result.render())
+            return result
+        raise AssertionError("unreachable")
+
+    return check
+
+
+class LatencyWarning(UserWarning):
+    """A latency budget that failed under --edge-latency=warn, or timing on a shared CPU."""
+
+
+@pytest.fixture
+def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Callable[..., Any]:
+    """``latency_check(inputs=None, *, seed=0)``: time the marker's models and assert the ``latency``
+    marker's budgets (under --edge-latency=warn a failure is a warning; =off skips the check)."""
+    session = request.config.stash[SESSION]
+    settings = session.settings
+    node = request.node
+
+    def check(inputs: Any = None, *, seed: int = 0) -> Any:
+        __tracebackhide__ = True
+        import warnings
+
+        from .checks import run_latency_check
+        from .latency import LatencyFailed, Schedule, budget_from_marker
+
+        if settings.latency_mode == "off":
+            pytest.skip("latency checks are off (--edge-latency=off)")
+        if _is_worker(request.config):
+            warnings.warn(
+                LatencyWarning(
+                    f"latency measured under pytest-xdist ({getattr(request.config, 'workerinput', {}).get('workerid')}): other workers share "
+                    f"the CPU, so timings are noisy; --edge-latency={settings.latency_mode} decides what a failure does"
+                ),
+                stacklevel=2,
+            )
+        with _as_outcome():
+            mark = node.get_closest_marker("latency")
+            if mark is None:
+                raise ConfigError("latency_check needs a latency marker, e.g. @pytest.mark.latency(p90_ms=1.0)")
+            defaults = dict(settings.latency_schedule)
+            schedule = Schedule(**defaults, iterations_given="iterations" in defaults)
+            budget = budget_from_marker(mark.args, mark.kwargs, schedule)
+            model_mark = node.get_closest_marker("edge_model")
+            if model_mark is None:
+                raise ConfigError("latency_check needs an edge_model marker")
+            result = run_latency_check(
+                session=session,
+                base_dir=request.path.parent,
+                marker=cfg.parse_model_marker(model_mark),
+                device=edge_device,
+                budget=budget,
+                inputs_source=inputs,
+                seed=seed,
+            )
+            if not result.ok:
+                if settings.latency_mode == "warn" and not result.refused:
+                    warnings.warn(
+                        LatencyWarning(result.render() + "\n(--edge-latency=warn: reported, not failed)"), stacklevel=2
+                    )
+                    return result
+                raise LatencyFailed(result.render())
             return result
         raise AssertionError("unreachable")
 

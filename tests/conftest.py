@@ -11,6 +11,7 @@ import pytest
 # imported twice in one process (nor can datasets' pyarrow types be registered twice), so they are imported once here, before any inner run.
 import datasets  # noqa: F401  isort: skip
 import numpy  # noqa: F401  isort: skip
+import onnx  # noqa: F401  isort: skip
 import onnxruntime  # noqa: F401  isort: skip
 import openvino  # noqa: F401  isort: skip
 

@@ -160,6 +160,21 @@ class CompiledModel(ABC):
     @abstractmethod
     def _run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
+    @abstractmethod
+    def timer(self, inputs: dict[str, np.ndarray]) -> Any:
+        """A function that runs one inference on inputs bound once, and returns its latency in ms,
+        from the engine's own per-request timer where it has one."""
+
+    def throughput(self, inputs: dict[str, np.ndarray], seconds: float) -> tuple[float, list[float]]:
+        """Samples per second over ``seconds`` of back-to-back inferences, and their latencies (ms)."""
+        once = self.timer(inputs)
+        batch = len(next(iter(inputs.values())))
+        latencies: list[float] = []
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            latencies.append(once())
+        return batch * len(latencies) / (time.perf_counter() - start), latencies
+
 
 class Engine(Protocol):
     """One inference engine: what it has, and how it compiles a model for a device."""
@@ -169,6 +184,8 @@ class Engine(Protocol):
     def version(self) -> str: ...
 
     def compile(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> CompiledModel: ...
+
+    def compile_times(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> dict[str, float | None]: ...
 
 
 def engine_for(runtime: Runtime, cache_dir: str | None = None) -> Engine:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Any, ClassVar
 
@@ -57,6 +58,21 @@ class ORTModel(CompiledModel):
     def _run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return dict(zip(self._names, self.session.run(self._names, inputs), strict=False))
 
+    def timer(self, inputs: dict[str, np.ndarray]) -> Any:
+        binding = self.session.io_binding()
+        for name, value in inputs.items():
+            binding.bind_cpu_input(name, np.ascontiguousarray(value))
+        for name in self._names:
+            binding.bind_output(name)
+        run = self.session.run_with_iobinding
+
+        def once() -> float:
+            start = time.perf_counter_ns()
+            run(binding)
+            return (time.perf_counter_ns() - start) / 1e6
+
+        return once
+
 
 class ORTEngine:
     name: ClassVar[Runtime] = ONNXRUNTIME
@@ -64,7 +80,13 @@ class ORTEngine:
     def version(self) -> str:
         return str(ort.__version__)
 
-    def compile(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> ORTModel:
+    def compile_times(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> dict[str, float | None]:
+        """Session creation time; ONNX Runtime keeps no compiled-model cache of its own."""
+        with Stopwatch() as cold:
+            self._session(model, device, config)
+        return {"compile_cold_s": cold.seconds, "compile_cached_s": None}
+
+    def _session(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> ort.InferenceSession:
         options = ort.SessionOptions()
         options.log_severity_level = 3  # provider warnings become our own FallbackError instead
         if config.threads:
@@ -79,10 +101,10 @@ class ORTEngine:
         if device.name == "OpenVINOExecutionProvider" and config.precision:
             precision = "ACCURACY" if config.precision == REFERENCE else config.precision.upper().replace("F", "FP")
             providers[0] = (device.name, {"precision": precision})
-        with Stopwatch() as sw, warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             try:
-                session = ort.InferenceSession(str(model.path), options, providers=providers)
+                return ort.InferenceSession(str(model.path), options, providers=providers)
             except Exception as exc:
                 if _FALLBACK_REFUSED in str(exc):
                     raise FallbackError(
@@ -90,6 +112,10 @@ class ORTEngine:
                         f"--edge-require-devices forbids ONNX Runtime's CPU fallback ({first_line(exc)})"
                     ) from None
                 raise ModelError(f"{model.path} is not a model ONNX Runtime can load: {first_line(exc)}") from None
+
+    def compile(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> ORTModel:
+        with Stopwatch() as sw:
+            session = self._session(model, device, config)
         execution = tuple(session.get_providers())
         specs = _specs(session.get_outputs()) + _specs(session.get_inputs())
         declared = declared_precision(specs)
@@ -106,5 +132,6 @@ class ORTEngine:
             model=str(model.path),
             model_sha256=model.sha256,
             compile_s=sw.seconds,
+            extra={"threads": session.get_session_options().intra_op_num_threads or "default", "streams": 1},
         )
         return ORTModel(session, info)

@@ -67,6 +67,13 @@ def _specs(ports: Any) -> tuple[TensorSpec, ...]:
     return tuple(specs)
 
 
+def _int_or_str(value: Any) -> int | str:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def _type_name(value: Any) -> str:
     return value.get_type_name() if isinstance(value, ov.Type) else str(value)
 
@@ -82,6 +89,46 @@ class OpenVINOModel(CompiledModel):
     def _run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         result = self._request.infer(inputs, share_inputs=False, share_outputs=False)
         return {spec.name: np.asarray(result[i]) for i, spec in enumerate(self.outputs)}
+
+    def timer(self, inputs: dict[str, np.ndarray]) -> Any:
+        request = self.compiled.create_infer_request()
+        for name, value in inputs.items():
+            request.set_tensor(name, ov.Tensor(np.array(value, copy=True, order="C")))
+
+        def once() -> float:
+            request.infer()
+            return float(request.latency)  # OpenVINO's own timer around the inference, in ms
+
+        return once
+
+    def throughput(self, inputs: dict[str, np.ndarray], seconds: float) -> tuple[float, list[float]]:
+        """FPS with asynchronous requests, as many as the compiled model asks for (one per stream with
+        the THROUGHPUT hint), inputs bound once, in round robin: benchmark_app's throughput mode."""
+        import time
+
+        batch = len(next(iter(inputs.values())))
+        slots = int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        requests = [self.compiled.create_infer_request() for _ in range(slots)]
+        for req in requests:
+            for name, value in inputs.items():
+                req.set_tensor(name, ov.Tensor(np.array(value, copy=True, order="C")))
+        latencies: list[float] = []
+        started = [False] * slots
+        start = time.perf_counter()
+        step = 0
+        while time.perf_counter() - start < seconds:
+            slot = step % slots
+            if started[slot]:
+                requests[slot].wait()
+                latencies.append(float(requests[slot].latency))
+            requests[slot].start_async()
+            started[slot] = True
+            step += 1
+        for slot, req in enumerate(requests):
+            if started[slot]:
+                req.wait()
+                latencies.append(float(req.latency))
+        return batch * len(latencies) / (time.perf_counter() - start), latencies
 
     def infer_batched(
         self, inputs: dict[str, np.ndarray], batch_size: int, progress: Any = None
@@ -207,7 +254,8 @@ class OpenVINOEngine:
                 names.append(d)
         return " + ".join(names)
 
-    def compile(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> OpenVINOModel:
+    def _read(self, model: ModelFile, config: CompileConfig) -> tuple[ov.Model, str]:
+        """The model as read (and reshaped to ``config.batch``), with its declared precision."""
         try:
             ov_model = self.core.read_model(str(model.path))
         except Exception as exc:
@@ -222,6 +270,24 @@ class OpenVINOEngine:
                     shapes[port] = shape
             if shapes:
                 ov_model.reshape(shapes)
+        return ov_model, declared
+
+    def compile_times(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> dict[str, float | None]:
+        """Compile time cold (a core without a model cache) and from OpenVINO's cache (None without one)."""
+        ov_model, declared = self._read(model, config)
+        props = self.properties(device, config, declared)
+        with Stopwatch() as cold:
+            ov.Core().compile_model(ov_model, device.name, props)
+        cached = None
+        if self.cache_dir:
+            self.core.compile_model(ov_model, device.name, props)  # make sure the blob is there
+            with Stopwatch() as warm:
+                self.core.compile_model(ov_model, device.name, props)
+            cached = warm.seconds
+        return {"compile_cold_s": cold.seconds, "compile_cached_s": cached}
+
+    def compile(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> OpenVINOModel:
+        ov_model, declared = self._read(model, config)
         props = self.properties(device, config, declared)
         with Stopwatch() as sw:
             try:
@@ -247,6 +313,13 @@ class OpenVINOEngine:
             loaded_from_cache=bool(compiled.get_property("LOADED_FROM_CACHE"))
             if "LOADED_FROM_CACHE" in supported
             else None,
-            extra={"properties": {k: str(v) for k, v in props.items()}},
+            extra={
+                "properties": {k: str(v) for k, v in props.items()},
+                **{
+                    key: _int_or_str(compiled.get_property(prop))
+                    for key, prop in (("streams", "NUM_STREAMS"), ("threads", "INFERENCE_NUM_THREADS"))
+                    if prop in supported
+                },
+            },
         )
         return OpenVINOModel(compiled, info)
