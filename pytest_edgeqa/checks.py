@@ -454,35 +454,44 @@ def run_latency_check(
     if not schedule.iterations_given:
         iterations = max([iterations] + [samples_needed(p) for p, _ in budget.percentile_budgets()])
     extra = [p for p, _ in budget.percentile_budgets() if p not in (50.0, 90.0, 95.0, 99.0)]
-    result = LatencyResult(
-        mode=budget.hint.lower(), unit="ms", optimized=None, subject=subject, confidence=budget.confidence, setup=setup
-    )  # type: ignore[arg-type]
+    fps: dict[str, float] = {}
+    original_stats = None
+    ratio = interval = None
     if budget.hint == "THROUGHPUT":
         blocks = 6 if "original" in models and "optimized" in models else 1
         per: dict[str, list[float]] = {role: [] for role in models}
         lat: dict[str, list[float]] = {role: [] for role in models}
         for step in range(blocks):
-            order = list(models) if step % 2 == 0 else list(reversed(models))
-            for role in order:
-                fps, latencies = models[role].throughput(
-                    prepared[role], schedule.seconds / blocks if blocks > 1 else schedule.seconds
-                )
-                per[role].append(1000.0 / fps)  # ms per sample
+            for role in list(models) if step % 2 == 0 else list(reversed(models)):
+                rate, latencies = models[role].throughput(prepared[role], schedule.seconds / blocks)
+                per[role].append(1000.0 / rate)  # ms per sample
                 lat[role].extend(latencies)
-        for role in models:
-            result.fps[role] = 1000.0 / float(np.mean(per[role]))
-        result.optimized = Stats.of(np.asarray(lat[subject]), extra)
+        fps = {role: 1000.0 / float(np.mean(per[role])) for role in models}
+        subject_stats = Stats.of(np.asarray(lat[subject]), extra)
         if subject == "optimized" and "original" in models:
-            result.original = Stats.of(np.asarray(lat["original"]), extra)
-            a, b = np.asarray(per["original"])[:, None], np.asarray(per["optimized"])[:, None]
-            ratio, lo, hi = ratio_interval(a, b, budget.confidence)
-            result.ratio, result.ratio_interval = ratio, (lo, hi)
+            original_stats = Stats.of(np.asarray(lat["original"]), extra)
+            ratio, lo, hi = ratio_interval(
+                np.asarray(per["original"])[:, None], np.asarray(per["optimized"])[:, None], budget.confidence
+            )
+            interval = (lo, hi)
     elif subject == "optimized" and "original" in models:
         a_blocks, b_blocks = interleave(timers["original"], timers["optimized"], schedule, iterations, budget.block)
-        result.original, result.optimized = Stats.of(a_blocks.ravel(), extra), Stats.of(b_blocks.ravel(), extra)
+        original_stats, subject_stats = Stats.of(a_blocks.ravel(), extra), Stats.of(b_blocks.ravel(), extra)
         ratio, lo, hi = ratio_interval(a_blocks, b_blocks, budget.confidence)
-        result.ratio, result.ratio_interval = ratio, (lo, hi)
+        interval = (lo, hi)
     else:
-        result.optimized = Stats.of(measure(timers[subject], schedule, iterations), extra)
+        subject_stats = Stats.of(measure(timers[subject], schedule, iterations), extra)
+    result = LatencyResult(
+        mode=budget.hint.lower(),
+        unit="ms",
+        optimized=subject_stats,
+        subject=subject,
+        original=original_stats,
+        ratio=ratio,
+        ratio_interval=interval,
+        confidence=budget.confidence,
+        fps=fps,
+        setup=setup,
+    )
     judge(budget, result)
     return result

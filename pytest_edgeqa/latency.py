@@ -342,8 +342,8 @@ def judge(budget: LatencyBudget, result: LatencyResult) -> None:
         result.failed.append(
             f"min_fps={budget.min_fps:g}: measured {result.fps.get(result.subject, 0.0):,.0f} samples/s"
         )
-    if result.ratio_interval is not None:
-        _lo, hi = result.ratio_interval
+    if result.ratio_interval is not None and result.ratio is not None:
+        hi = result.ratio_interval[1]
         pct = round(budget.confidence * 100)
         if budget.max_ratio is not None and hi > budget.max_ratio:
             result.failed.append(
@@ -352,7 +352,7 @@ def judge(budget: LatencyBudget, result: LatencyResult) -> None:
         if budget.min_speedup is not None and 1 / hi < budget.min_speedup:
             result.failed.append(
                 f"min_speedup={budget.min_speedup:g}: the {pct}% lower bound of the speedup is {1 / hi:.3f} (point {1 / result.ratio:.3f})"
-            )  # type: ignore[operator]
+            )
     for role, s in ((result.subject, result.optimized), ("original", result.original)):
         if s is not None and s.cv > HIGH_CV:
             result.notes.append(
