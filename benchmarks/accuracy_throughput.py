@@ -10,18 +10,12 @@ round robin with the THROUGHPUT hint, outputs copied out) next to `benchmark_app
 from __future__ import annotations
 
 import argparse
-import re
-import shutil
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "suites" / "models" / "digits_cnn.onnx"
+from _common import DIGITS as MODEL
+from _common import ROOT, benchmark_app, read
 
 
 def plugin_samples_per_s(batch: int, device: str, repeat: int, rows: int) -> tuple[float, float]:
@@ -46,31 +40,10 @@ def plugin_samples_per_s(batch: int, device: str, repeat: int, rows: int) -> tup
 
 
 def benchmark_app_fps(batch: int, device: str, seconds: int) -> float:
-    exe = shutil.which("benchmark_app") or str(Path(sys.executable).with_name("benchmark_app"))
-    cmd = [
-        exe,
-        "-m",
-        str(MODEL),
-        "-d",
-        device,
-        "-hint",
-        "throughput",
-        "-api",
-        "async",
-        "-shape",
-        f"[{batch},8,8]",
-        "-layout",
-        "image[NHW]",
-        "-t",
-        str(seconds),
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    match = re.search(r"Throughput:\s+([\d.]+) FPS", out)
-    if not match:
-        raise SystemExit(f"could not read benchmark_app's throughput from:\n{out[-2000:]}")
+    args = ["-m", str(MODEL), "-d", device, "-hint", "throughput", "-api", "async", "-shape", f"[{batch},8,8]"]
     # With the layout given, benchmark_app knows the batch and counts every sample: FPS is samples/s.
     # (Without it, it counts one frame per inference and under-reports a batched model by the batch.)
-    return float(match.group(1))
+    return read(r"Throughput:\s+([\d.]+) FPS", benchmark_app([*args, "-layout", "image[NHW]", "-t", str(seconds)]))
 
 
 def main() -> None:

@@ -24,3 +24,11 @@ def test_int8_keeps_accuracy(accuracy_check, digits_dataset):
 @pytest.mark.accuracy(metric="f1", preset="mlperf-99", gate="confident")
 def test_int8_macro_f1_within_mlperf_99(accuracy_check, digits_dataset):
     accuracy_check(digits_dataset)
+
+
+@pytest.mark.latency(p90_ms=1.0, max_ratio=1.25)
+def test_int8_is_not_slower(latency_check):
+    # Interleaved with the original; the gate uses the 95% interval of the ratio, so a noisy runner
+    # does not turn a tie into a failure.
+    result = latency_check()
+    assert result.optimized.median < 1.0
