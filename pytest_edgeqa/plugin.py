@@ -323,6 +323,20 @@ def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Cal
     return check
 
 
+def _check_markers(node: pytest.Item, check: str, marker: str, example: str) -> tuple[pytest.Mark, cfg.ModelMarker]:
+    """The check's own marker and the parsed edge_model marker, or an error that shows how to add them."""
+    name = marker.split()[-1]
+    mark = node.get_closest_marker(name)
+    if mark is None:
+        raise ConfigError(f"{check} needs {marker} marker, e.g. @pytest.mark.{example}")
+    models = node.get_closest_marker("edge_model")
+    if models is None:
+        raise ConfigError(
+            f"{check} needs an edge_model marker on the test, its class or module, e.g. pytest.mark.edge_model(original='models/net.onnx', optimized='models/net_int8.xml')"
+        )
+    return mark, cfg.parse_model_marker(models)
+
+
 @pytest.fixture
 def accuracy_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Callable[..., Any]:
     """``accuracy_check(data, *, inputs=None, label="label", samples=None, preprocess=None, split="test")``:
@@ -344,19 +358,14 @@ def accuracy_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> C
         from .checks import run_accuracy_check
 
         with _as_outcome():
-            mark = node.get_closest_marker("accuracy")
-            if mark is None:
-                raise ConfigError(
-                    "accuracy_check needs an accuracy marker, e.g. @pytest.mark.accuracy(metric='accuracy', max_drop=0.01)"
-                )
+            mark, models = _check_markers(
+                node, "accuracy_check", "an accuracy", "accuracy(metric='accuracy', max_drop=0.01)"
+            )
             budget = budget_from_marker(mark.args, mark.kwargs)
-            model_mark = node.get_closest_marker("edge_model")
-            if model_mark is None:
-                raise ConfigError("accuracy_check needs an edge_model marker with original= and optimized=")
             result = run_accuracy_check(
                 session=session,
                 base_dir=request.path.parent,
-                marker=cfg.parse_model_marker(model_mark),
+                marker=models,
                 device=edge_device,
                 budget=budget,
                 data_source=data,
@@ -404,19 +413,14 @@ def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Ca
                 stacklevel=2,
             )
         with _as_outcome():
-            mark = node.get_closest_marker("latency")
-            if mark is None:
-                raise ConfigError("latency_check needs a latency marker, e.g. @pytest.mark.latency(p90_ms=1.0)")
+            mark, models = _check_markers(node, "latency_check", "a latency", "latency(p90_ms=1.0)")
             defaults = dict(settings.latency_schedule)
             schedule = Schedule(**defaults, iterations_given="iterations" in defaults)
             budget = budget_from_marker(mark.args, mark.kwargs, schedule)
-            model_mark = node.get_closest_marker("edge_model")
-            if model_mark is None:
-                raise ConfigError("latency_check needs an edge_model marker")
             result = run_latency_check(
                 session=session,
                 base_dir=request.path.parent,
-                marker=cfg.parse_model_marker(model_mark),
+                marker=models,
                 device=edge_device,
                 budget=budget,
                 inputs_source=inputs,
