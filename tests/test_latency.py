@@ -69,20 +69,20 @@ def test_relative_budgets_a_a_passes_and_a_slower_variant_is_caught(chains: pyte
         import pytest
 
         @pytest.mark.edge_model(original="chain4.onnx", optimized="chain4.onnx")
-        @pytest.mark.latency(max_ratio=1.10, {FAST})
+        @pytest.mark.latency(max_ratio=1.25, {FAST})
         def test_a_a(latency_check):
             r = latency_check()
             assert r.ratio_interval[0] <= r.ratio <= r.ratio_interval[1]
 
         @pytest.mark.edge_model(original="chain4.onnx", optimized="chain6.onnx")
-        @pytest.mark.latency(max_ratio=1.10, {FAST})
+        @pytest.mark.latency(max_ratio=1.25, {FAST})
         def test_slower(latency_check):
             latency_check()
 
         @pytest.mark.edge_model(original="chain6.onnx", optimized="chain4.onnx")
-        @pytest.mark.latency(min_speedup=1.2, {FAST})
+        @pytest.mark.latency(min_speedup=1.15, {FAST})
         def test_faster(latency_check):
-            assert latency_check().speedup > 1.3
+            assert latency_check().speedup > 1.25
         """
     )
     result = chains.runpytest()
@@ -90,7 +90,7 @@ def test_relative_budgets_a_a_passes_and_a_slower_variant_is_caught(chains: pyte
     result.stdout.fnmatch_lines(
         [
             "  ratio optimized/original 1.* (95% CI [[]1.*, 1.*[]], interleaved blocks), speedup 0.* (95% CI [[]0.*, 0.*[]])",
-            "  failed: max_ratio=1.1: the 95% upper bound of optimized/original is 1.* (point 1.*)",
+            "  failed: max_ratio=1.25: the 95% upper bound of optimized/original is 1.* (point 1.*)",
         ]
     )
 
