@@ -149,6 +149,19 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("edge_latency_iterations", "default for --edge-latency-iterations", default="")
     parser.addini("edge_latency_seconds", "default for --edge-latency-seconds", default="")
     parser.addini("edge_latency_warmup", "default for --edge-latency-warmup", default="")
+    group.addoption(
+        "--edge-cache-dir",
+        default=None,
+        metavar="DIR",
+        help="where optimized models are cached (default: pytest's cache dir, .pytest_cache/d/edgeqa-models)",
+    )
+    group.addoption(
+        "--edge-rebuild",
+        action="store_true",
+        default=False,
+        help="rebuild optimized models once in this run instead of reusing cached ones",
+    )
+    parser.addini("edge_cache_dir", "default for --edge-cache-dir, relative to the rootdir", default="")
     parser.addini("edge_golden_dir", "where goldens live, relative to the rootdir", default="golden")
     parser.addini(
         "edge_golden_device", "device that records goldens (at the model's declared precision)", default="CPU"
@@ -170,6 +183,8 @@ class Settings:
     golden_force: bool = False
     golden_prune: bool = False
     ci: bool = False
+    model_cache: Path | None = None
+    rebuild: bool = False
     latency_mode: str = "enforce"
     latency_schedule: tuple[
         tuple[str, Any], ...
@@ -203,7 +218,12 @@ def resolve(config: pytest.Config) -> Settings:
     mode = config.getoption("edge_latency") or str(config.getini("edge_latency") or "enforce")
     if mode not in ("enforce", "warn", "off"):
         raise ConfigError(f"ini edge_latency ({config.inipath}): {mode!r}; expected enforce, warn or off")
+    cache_text = config.getoption("edge_cache_dir") or str(config.getini("edge_cache_dir") or "")
     return Settings(
+        model_cache=(Path(cache_text) if Path(cache_text).is_absolute() else config.rootpath / cache_text)
+        if cache_text
+        else None,
+        rebuild=bool(config.getoption("edge_rebuild")),
         latency_mode=mode,
         latency_schedule=_schedule(config),
         devices=devices,

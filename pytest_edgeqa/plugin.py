@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -34,7 +35,12 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     cache = getattr(config, "cache", None)
     cache_dir = str(cache.mkdir("edgeqa-openvino")) if cache is not None else None
-    config.stash[SESSION] = EdgeSession(settings=settings, cache_dir=cache_dir)
+    session = EdgeSession(settings=settings, cache_dir=cache_dir)
+    session.model_cache = settings.model_cache or (cache.mkdir("edgeqa-models") if cache is not None else None)
+    if settings.rebuild:
+        # One id for the whole run (xdist workers share the controller's testrunuid): rebuilt once per run.
+        session.rebuild_session = getattr(config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex
+    config.stash[SESSION] = session
     if not hasattr(config, "workerinput"):  # the controller (or a plain run) owns golden bookkeeping
         config.pluginmanager.register(GoldenUsage(config), "edgeqa-golden-usage")
 
@@ -121,6 +127,41 @@ def edge_model(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Calla
     return load
 
 
+def _models(request: pytest.FixtureRequest, mark: pytest.Mark) -> cfg.ModelMarker:
+    """The edge_model marker, with an ``optimized`` recipe replaced by the model it builds (cached).
+    ``calibration`` may name a fixture; its value is the calibration data."""
+    __tracebackhide__ = True
+    from dataclasses import replace
+
+    marker = cfg.parse_model_marker(mark)
+    if marker.optimized is None:
+        return marker
+    from . import optimize
+
+    if not optimize.is_recipe(marker.optimized):
+        return marker
+    spec = optimize.parse_spec(marker.optimized, "edge_model marker")
+    calibration = spec.calibration
+    if isinstance(calibration, str) and calibration.isidentifier():
+        try:
+            calibration = request.getfixturevalue(calibration)
+        except pytest.FixtureLookupError:
+            pass  # not a fixture: a dataset path
+    metric = None
+    if spec.recipe.validation:
+        from .accuracy import budget_from_marker
+        from .metrics import resolve
+
+        acc = request.node.get_closest_marker("accuracy")
+        budget = budget_from_marker(acc.args, acc.kwargs) if acc is not None else None
+        metric = resolve(budget.metric if budget else "accuracy", "recipe nncf-int8-accuracy")
+        given = marker.optimized if isinstance(marker.optimized, dict) else {}
+        if budget is not None and budget.max_drop is not None and "max_drop" not in given:
+            spec = replace(spec, options={**spec.options, "max_drop": budget.max_drop, "drop": budget.drop})
+    path = request.config.stash[SESSION].optimized(spec, marker.original, request.path.parent, calibration, metric)
+    return replace(marker, optimized=path)
+
+
 def _marked_model(request: pytest.FixtureRequest, device: DeviceSpec, role: str) -> CompiledModel:
     __tracebackhide__ = True
     mark = request.node.get_closest_marker("edge_model")
@@ -132,7 +173,7 @@ def _marked_model(request: pytest.FixtureRequest, device: DeviceSpec, role: str)
         )
     session = request.config.stash[SESSION]
     with _as_outcome():
-        marker = cfg.parse_model_marker(mark)
+        marker = _models(request, mark)
         ref = marker.original if role == "original" else marker.optimized
         if ref is None:
             raise ConfigError("edge_model marker: argument 'optimized' is not given, so there is no optimized_model")
@@ -280,7 +321,7 @@ def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Cal
             mark = node.get_closest_marker("parity")
             spec = spec_from_marker(mark.args, mark.kwargs) if mark is not None else spec_from_marker((), {})
             original_here = _marked_model(request, edge_device, "original")
-            marker = cfg.parse_model_marker(node.get_closest_marker("edge_model"))
+            marker = _models(request, node.get_closest_marker("edge_model"))
             if model is not None:
                 candidate, role = model, "model"
             elif marker.optimized is not None:
@@ -323,8 +364,11 @@ def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Cal
     return check
 
 
-def _check_markers(node: pytest.Item, check: str, marker: str, example: str) -> tuple[pytest.Mark, cfg.ModelMarker]:
-    """The check's own marker and the parsed edge_model marker, or an error that shows how to add them."""
+def _check_markers(
+    request: pytest.FixtureRequest, check: str, marker: str, example: str
+) -> tuple[pytest.Mark, cfg.ModelMarker]:
+    """The check's own marker and the edge_model marker (recipes built), or an error that shows how to add them."""
+    node = request.node
     name = marker.split()[-1]
     mark = node.get_closest_marker(name)
     if mark is None:
@@ -334,7 +378,7 @@ def _check_markers(node: pytest.Item, check: str, marker: str, example: str) -> 
         raise ConfigError(
             f"{check} needs an edge_model marker on the test, its class or module, e.g. pytest.mark.edge_model(original='models/net.onnx', optimized='models/net_int8.xml')"
         )
-    return mark, cfg.parse_model_marker(models)
+    return mark, _models(request, models)
 
 
 @pytest.fixture
@@ -342,7 +386,6 @@ def accuracy_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> C
     """``accuracy_check(data, *, inputs=None, label="label", samples=None, preprocess=None, split="test")``:
     evaluate original and optimized on ``data`` and assert the ``accuracy`` marker's budget."""
     session = request.config.stash[SESSION]
-    node = request.node
 
     def check(
         data: Any,
@@ -359,7 +402,7 @@ def accuracy_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> C
 
         with _as_outcome():
             mark, models = _check_markers(
-                node, "accuracy_check", "an accuracy", "accuracy(metric='accuracy', max_drop=0.01)"
+                request, "accuracy_check", "an accuracy", "accuracy(metric='accuracy', max_drop=0.01)"
             )
             budget = budget_from_marker(mark.args, mark.kwargs)
             result = run_accuracy_check(
@@ -393,7 +436,6 @@ def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Ca
     marker's budgets (under --edge-latency=warn a failure is a warning; =off skips the check)."""
     session = request.config.stash[SESSION]
     settings = session.settings
-    node = request.node
 
     def check(inputs: Any = None, *, seed: int = 0) -> Any:
         __tracebackhide__ = True
@@ -413,7 +455,7 @@ def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Ca
                 stacklevel=2,
             )
         with _as_outcome():
-            mark, models = _check_markers(node, "latency_check", "a latency", "latency(p90_ms=1.0)")
+            mark, models = _check_markers(request, "latency_check", "a latency", "latency(p90_ms=1.0)")
             defaults = dict(settings.latency_schedule)
             schedule = Schedule(**defaults, iterations_given="iterations" in defaults)
             budget = budget_from_marker(mark.args, mark.kwargs, schedule)

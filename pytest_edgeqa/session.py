@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,9 @@ class EdgeSession:
     _discovered: set[Runtime] = field(default_factory=set)
     _quantization: dict[str, str | None] = field(default_factory=dict)
     _memo: dict[Any, Any] = field(default_factory=dict)
+    model_cache: Path | None = None  # where optimized models are cached (--edge-cache-dir)
+    rebuild_session: str | None = None  # set by --edge-rebuild: this session's id
+    _builds: dict[str, dict[str, Any]] = field(default_factory=dict)  # optimized model path -> build info
 
     def __post_init__(self) -> None:
         self.store = ModelStore(cache_dir=self.cache_dir)
@@ -63,6 +67,8 @@ class EdgeSession:
             config = config.with_(strict_device=True)
         model = self.store.model(ref, base_dir, what)
         compiled = self.store.compile(model, device, config)
+        if str(model.path) in self._builds:
+            compiled.info.extra["optimization"] = self._builds[str(model.path)]
         problem = fallback(device, compiled.info.execution_devices, self.inventory(device.runtime))
         if problem:
             raise FallbackError(f"{what}: {model.name}: {problem}")
@@ -82,3 +88,43 @@ class EdgeSession:
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
+
+    def optimized(self, spec: Any, original_ref: Any, base_dir: Path, calibration: Any, metric: Any = None) -> Path:
+        """The optimized model a recipe makes from the original: from the cache, or built now."""
+        from . import optimize
+        from .runtimes import CompileConfig
+
+        original = self.store.model(original_ref, base_dir, "edge_model marker original")
+        recipe = spec.recipe
+        samples = None
+        if recipe.calibration or recipe.validation:
+            names = [
+                t.name
+                for t in self.compile(
+                    original_ref,
+                    base_dir,
+                    self.settings.golden_device,
+                    CompileConfig(precision="reference"),
+                    what="original",
+                ).inputs
+            ]
+            where = f"recipe {spec.name!r} calibration"
+            count = spec.options.get("samples", 300)
+            samples = optimize.samples_from(
+                calibration, names, samples=count, labels=recipe.validation, base_dir=base_dir, where=where
+            )
+        cache = self.model_cache or Path(tempfile.gettempdir()) / "pytest-edgeqa-models"
+        built = self.memo(
+            (
+                "optimized",
+                original.sha256,
+                spec.name,
+                repr(sorted(spec.options.items())),
+                samples.fingerprint if samples else None,
+            ),
+            lambda: optimize.build(
+                spec, original, cache_dir=cache, samples=samples, metric=metric, rebuild_session=self.rebuild_session
+            ),
+        )
+        self._builds[str(built.path)] = built.info
+        return built.path

@@ -1,0 +1,309 @@
+"""Optimization recipes: a registry (name -> build function) and a content-addressed, xdist-safe cache.
+
+A recipe turns the original model into an optimized one. The cache key hashes the original's bytes,
+the recipe and its options, the calibration data's fingerprint and the versions of nncf, openvino and
+onnxruntime, so an entry is reused exactly when it would be rebuilt the same way.
+
+Extending: decorate a function in a conftest.py (or a module that a package lists under the entry-point
+group ``pytest_edgeqa.recipes``)::
+
+    from pytest_edgeqa.optimize import Option, recipe
+
+    @recipe("my-int8", options={"samples": Option(int, 300)}, calibration=True)
+    def my_int8(ctx):
+        ...                       # read ctx.original.path, use ctx.calibration_inputs()
+        return ctx.out_dir / "model.xml"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, EdgeQAError
+
+ENTRY_POINT_GROUP = "pytest_edgeqa.recipes"
+_NOT_RECIPE_KEYS = ("recipe", "calibration")
+
+
+class RecipeError(EdgeQAError):
+    """A recipe that cannot apply to this model (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """A recipe option: its type (or the tuple of allowed values) and its default."""
+
+    kind: Any
+    default: Any = None
+    valid: Callable[[Any], bool] | None = None  # an extra range check
+    expected: str = ""  # what ``valid`` wants, for the error message
+
+    def check(self, recipe: str, key: str, value: Any) -> Any:
+        value = self._typed(recipe, key, value)
+        if self.valid is not None and value is not None and not self.valid(value):
+            raise ConfigError(f"recipe {recipe!r}: {key}={value!r}; expected {self.expected}")
+        return value
+
+    def _typed(self, recipe: str, key: str, value: Any) -> Any:
+        if isinstance(self.kind, tuple):
+            if value not in self.kind:
+                raise ConfigError(
+                    f"recipe {recipe!r}: {key}={value!r}; expected one of {', '.join(map(repr, self.kind))}"
+                )
+            return value
+        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if self.kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"recipe {recipe!r}: {key}={value!r}; expected a positive integer")
+        if not isinstance(value, self.kind) or (isinstance(value, bool) and self.kind is not bool):
+            raise ConfigError(
+                f"recipe {recipe!r}: {key}={value!r}; expected {getattr(self.kind, '__name__', self.kind)}"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    build: Callable[[Context], Path]
+    options: Mapping[str, Option]
+    calibration: bool = False  # needs calibration samples
+    validation: bool = False  # needs labelled samples and a metric
+    doc: str = ""
+
+
+RECIPES: dict[str, Recipe] = {}
+_ENTRY_POINTS_LOADED = [False]
+
+
+def recipe(
+    name: str, *, options: Mapping[str, Option] | None = None, calibration: bool = False, validation: bool = False
+) -> Callable[[Callable[[Context], Path]], Callable[[Context], Path]]:
+    """Register a recipe under ``name`` (a later registration of the same name replaces it)."""
+
+    def register(fn: Callable[[Context], Path]) -> Callable[[Context], Path]:
+        RECIPES[name] = Recipe(name, fn, dict(options or {}), calibration, validation, (fn.__doc__ or "").strip())
+        return fn
+
+    return register
+
+
+def registry() -> dict[str, Recipe]:
+    """Every recipe: the built-in ones, those of installed packages' entry points, and any registered since."""
+    from . import recipes as _builtin  # noqa: F401  (registers on import)
+
+    if not _ENTRY_POINTS_LOADED[0]:
+        _ENTRY_POINTS_LOADED[0] = True
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            ep.load()
+    return RECIPES
+
+
+@dataclass(frozen=True)
+class RecipeSpec:
+    """What a marker or suite asked for: a recipe name, its options, and where calibration data comes from."""
+
+    name: str
+    options: Mapping[str, Any]
+    calibration: Any = None
+
+    @property
+    def recipe(self) -> Recipe:
+        return registry()[self.name]
+
+
+def is_recipe(ref: Any) -> bool:
+    return isinstance(ref, Mapping) or (isinstance(ref, str) and ref in registry())
+
+
+def parse_spec(ref: Any, where: str) -> RecipeSpec:
+    """``"fp16"`` or ``{"recipe": "nncf-int8", "calibration": ..., **options}``, validated against the recipe."""
+    if isinstance(ref, str):
+        ref = {"recipe": ref}
+    if not isinstance(ref, Mapping) or "recipe" not in ref:
+        raise ConfigError(
+            f"{where}: optimized={ref!r}; expected a model path, a recipe name or {{'recipe': name, ...options}}"
+        )
+    name = ref["recipe"]
+    known = registry()
+    if name not in known:
+        raise ConfigError(f"{where}: unknown recipe {name!r} (known: {', '.join(sorted(known))})")
+    r = known[name]
+    raw = {k: v for k, v in ref.items() if k not in _NOT_RECIPE_KEYS}
+    unknown = sorted(set(raw) - set(r.options))
+    if unknown:
+        raise ConfigError(
+            f"{where}: recipe {name!r} has no option {', '.join(map(repr, unknown))} (options: {', '.join(r.options) or 'none'})"
+        )
+    options = {k: opt.default for k, opt in r.options.items()}
+    options.update({k: r.options[k].check(name, k, v) for k, v in raw.items()})
+    calibration = ref.get("calibration")
+    if (r.calibration or r.validation) and calibration is None:
+        raise ConfigError(
+            f"{where}: recipe {name!r} needs calibration data: add calibration=<fixture name, dataset path or {{path, split}}>"
+        )
+    return RecipeSpec(name, options, calibration)
+
+
+@dataclass
+class Samples:
+    """Calibration (and, for accuracy-aware recipes, validation) data, already as arrays."""
+
+    inputs: dict[str, Any]  # model input name -> array (samples first)
+    fingerprint: str
+    labels: Any = None
+
+    def __len__(self) -> int:
+        return len(next(iter(self.inputs.values())))
+
+
+@dataclass
+class Context:
+    """What a recipe gets: the original model, validated options, a directory for its output, data."""
+
+    original: Any  # models.ModelFile
+    options: Mapping[str, Any]
+    out_dir: Path
+    samples: Samples | None = None
+    metric: Any = None  # metrics.Statistic, for accuracy-aware recipes
+
+    def calibration_inputs(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """One dict of batch-1 arrays per sample, the form nncf.Dataset and ORT's data readers take."""
+        if self.samples is None:
+            raise RecipeError(f"{self.original.name}: this recipe needs calibration data")
+        n = len(self.samples) if limit is None else min(limit, len(self.samples))
+        return [{k: v[i : i + 1] for k, v in self.samples.inputs.items()} for i in range(n)]
+
+
+@dataclass
+class Built:
+    path: Path
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for dist in ("nncf", "openvino", "onnxruntime"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            out[dist] = "absent"
+    return out
+
+
+def cache_key(original_sha: str, spec: RecipeSpec, samples: Samples | None) -> str:
+    payload = {
+        "original": original_sha,
+        "recipe": spec.name,
+        "options": {k: spec.options[k] for k in sorted(spec.options)},
+        "calibration": samples.fingerprint if samples is not None else None,
+        "versions": versions(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _size(path: Path) -> int:
+    files = [path, path.with_suffix(".bin")] if path.suffix == ".xml" else [path]
+    return sum(f.stat().st_size for f in files if f.exists())
+
+
+def build(
+    spec: RecipeSpec,
+    original: Any,
+    *,
+    cache_dir: Path,
+    samples: Samples | None = None,
+    metric: Any = None,
+    rebuild_session: str | None = None,
+) -> Built:
+    """The optimized model for ``spec``, from the cache or built now. Concurrent processes (xdist
+    workers) serialize on a file lock per entry: one builds, the others then find it. An entry is built
+    in a temporary directory and renamed into place, so nobody ever reads a half-written model.
+    ``rebuild_session``: rebuild unless the entry was already built by this session (--edge-rebuild)."""
+    from filelock import FileLock
+
+    key = cache_key(original.sha256, spec, samples)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    final = cache_dir / f"{spec.name}-{key[:20]}"
+    with FileLock(str(cache_dir / f".{final.name}.lock")):
+        meta_path = final / "build.json"
+        if meta_path.exists():
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if rebuild_session is None or meta.get("session") == rebuild_session:
+                return Built(final / meta["model"], {**meta, "cache_hit": True})
+        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
+        try:
+            ctx = Context(original=original, options=spec.options, out_dir=tmp, samples=samples, metric=metric)
+            start = time.perf_counter()
+            out = Path(spec.recipe.build(ctx))
+            seconds = time.perf_counter() - start
+            if not out.is_file() or tmp not in out.parents:
+                raise RecipeError(
+                    f"recipe {spec.name!r} returned {out}, which is not a model file in its output directory"
+                )
+            before = sum(f.stat().st_size for f in original.files)
+            after = _size(out)
+            meta = {
+                "key": key,
+                "recipe": spec.name,
+                "options": dict(spec.options),
+                "original": {"path": str(original.path), "sha256": original.sha256},
+                "calibration": samples.fingerprint if samples is not None else None,
+                "calibration_samples": len(samples) if samples is not None else 0,
+                "model": out.relative_to(tmp).as_posix(),
+                "build_s": round(seconds, 3),
+                "size_before": before,
+                "size_after": after,
+                "compression_ratio": round(before / after, 3) if after else None,
+                "versions": versions(),
+                "session": rebuild_session,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
+            (tmp / "build.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return Built(final / meta["model"], {**meta, "cache_hit": False})
+
+
+def samples_from(
+    source: Any, input_names: list[str], *, samples: int, labels: bool, base_dir: Path, where: str
+) -> Samples:
+    """Calibration samples from what a marker or suite gave: a dataset or dict of arrays (e.g. a fixture's
+    value), a dataset path (its ``train`` split), or ``{"path"|"data": ..., "split", "samples", "inputs", "label"}``."""
+    from .. import data
+
+    spec: dict[str, Any] = (
+        dict(source) if isinstance(source, Mapping) and ("path" in source or "data" in source) else {"data": source}
+    )
+    unknown = sorted(set(spec) - {"path", "data", "split", "samples", "inputs", "label"})
+    if unknown:
+        raise ConfigError(
+            f"{where}: calibration has no key {', '.join(map(repr, unknown))} (keys: path, split, samples, inputs, label)"
+        )
+    origin = spec.get("data", spec.get("path"))
+    mapping = dict(spec.get("inputs") or {n: n for n in input_names})
+    label = spec.get("label", "label")
+    count = int(spec.get("samples", samples))
+    columns = sorted({*mapping.values(), *([label] if labels else [])})
+    table, info = data.table(
+        origin, columns, samples=count, base_dir=base_dir, split=spec.get("split", "train"), where=where
+    )
+    fingerprint = f"{info['fingerprint']}:{info['rows']}:{sorted(mapping.items())}"
+    return Samples({name: table[col] for name, col in mapping.items()}, fingerprint, table[label] if labels else None)

@@ -1,0 +1,249 @@
+"""The built-in recipes: NNCF post-training quantization (plain and accuracy-aware), NNCF weight
+compression, OpenVINO FP16, ONNX Runtime dynamic and static quantization."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+from ..runtimes import first_line
+from . import Context, Option, RecipeError, recipe
+
+_SCOPE = Option(
+    dict, None, lambda v: set(v) <= {"names", "patterns", "types", "subgraphs"}, "a dict with names/patterns/types"
+)
+_SAMPLES = Option(int, 300)
+_PRESET = Option(("performance", "mixed"), "performance")
+_MODEL_TYPE = Option((None, "transformer"), None)
+
+
+def _read(ctx: Context) -> Any:
+    import openvino as ov
+
+    return ov.Core().read_model(str(ctx.original.path))
+
+
+def _save(model: Any, ctx: Context, compress_to_fp16: bool = False) -> Path:
+    import openvino as ov
+
+    out = ctx.out_dir / "model.xml"
+    ov.save_model(model, str(out), compress_to_fp16=compress_to_fp16)
+    return out
+
+
+def _nncf_common(ctx: Context) -> dict[str, Any]:
+    import nncf
+
+    scope = ctx.options.get("ignored_scope")
+    return {
+        "preset": nncf.QuantizationPreset[ctx.options["preset"].upper()],
+        "model_type": nncf.ModelType.TRANSFORMER if ctx.options.get("model_type") == "transformer" else None,
+        "ignored_scope": nncf.IgnoredScope(**scope) if scope else None,
+        "subset_size": min(ctx.options["samples"], len(ctx.samples) if ctx.samples else ctx.options["samples"]),
+    }
+
+
+def _guard(ctx: Context, what: str) -> Any:
+    """Turn a library's exception into a RecipeError that names the recipe and the model."""
+
+    class Guard:
+        def __enter__(self) -> None:
+            return None
+
+        def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
+            if exc is not None and not isinstance(exc, RecipeError) and isinstance(exc, Exception):
+                raise RecipeError(
+                    f"{what} failed on {ctx.original.name}: {type(exc).__name__}: {first_line(exc)}"
+                ) from None
+            return False
+
+    return Guard()
+
+
+@recipe("fp16")
+def fp16(ctx: Context) -> Path:
+    """OpenVINO IR with FP16 weights (OpenVINO's compress_to_fp16)."""
+    return _save(_read(ctx), ctx, compress_to_fp16=True)
+
+
+@recipe(
+    "nncf-int8",
+    options={
+        "samples": _SAMPLES,
+        "preset": _PRESET,
+        "model_type": _MODEL_TYPE,
+        "ignored_scope": _SCOPE,
+        "fast_bias_correction": Option(bool, True),
+    },
+    calibration=True,
+)
+def nncf_int8(ctx: Context) -> Path:
+    """NNCF post-training INT8 quantization (nncf.quantize) calibrated on ``samples`` samples."""
+    import nncf
+
+    with _guard(ctx, "nncf.quantize"):
+        quantized = nncf.quantize(
+            _read(ctx),
+            nncf.Dataset(ctx.calibration_inputs(ctx.options["samples"])),
+            fast_bias_correction=ctx.options["fast_bias_correction"],
+            **_nncf_common(ctx),
+        )
+    return _save(quantized, ctx)
+
+
+@recipe(
+    "nncf-int8-accuracy",
+    options={
+        "samples": _SAMPLES,
+        "max_drop": Option(float, 0.01, lambda v: v >= 0, "a number at least 0"),
+        "drop": Option(("absolute", "relative"), "absolute"),
+        "preset": _PRESET,
+        "model_type": _MODEL_TYPE,
+        "ignored_scope": _SCOPE,
+    },
+    validation=True,
+)
+def nncf_int8_accuracy(ctx: Context) -> Path:
+    """nncf.quantize_with_accuracy_control: INT8 that keeps layers in floating point until the metric
+    drops by at most ``max_drop`` (the accuracy marker's metric and budget, when there is one)."""
+    import nncf
+    import numpy as np
+
+    if ctx.samples is None or ctx.samples.labels is None or ctx.metric is None:
+        raise RecipeError(f"nncf-int8-accuracy on {ctx.original.name} needs labelled calibration data and a metric")
+    stat, labels = ctx.metric, np.asarray(ctx.samples.labels)
+    items = [(x, labels[i]) for i, x in enumerate(ctx.calibration_inputs())]
+    sign = 1.0 if stat.higher_is_better else -1.0  # NNCF expects higher-is-better
+
+    def validate(compiled: Any, data: Any) -> tuple[float, None]:
+        rows = list(data)
+        outputs = np.concatenate([compiled(x)[0] for x, _ in rows])
+        refs = np.asarray([y for _, y in rows])
+        preds = stat.predictions(outputs)
+        return sign * float(stat.value(stat.stats(preds, refs).sum(0))), None
+
+    with _guard(ctx, "nncf.quantize_with_accuracy_control"):
+        quantized = nncf.quantize_with_accuracy_control(
+            _read(ctx),
+            nncf.Dataset(items, lambda item: item[0]),
+            nncf.Dataset(items),
+            validate,
+            max_drop=ctx.options["max_drop"],
+            drop_type=nncf.DropType[ctx.options["drop"].upper()],
+            **_nncf_common(ctx),
+        )
+    return _save(quantized, ctx)
+
+
+def _require_matmul(ctx: Context, model: Any, what: str) -> None:
+    if not any(op.get_type_name() in ("MatMul", "Gather") for op in model.get_ops()):
+        raise RecipeError(
+            f"{what} cannot apply to {ctx.original.name}: it compresses MatMul (and embedding) weights, and this model has "
+            f"none (use nncf-int8 for convolutional models)"
+        )
+
+
+def _compress(ctx: Context, mode: str, **kwargs: Any) -> Path:
+    import nncf
+
+    model = _read(ctx)
+    _require_matmul(ctx, model, f"nncf-weights-{mode[:4]}")
+    with _guard(ctx, "nncf.compress_weights"):
+        compressed = nncf.compress_weights(
+            model,
+            mode=nncf.CompressWeightsMode[mode.upper()],
+            ignored_scope=nncf.IgnoredScope(**ctx.options["ignored_scope"])
+            if ctx.options.get("ignored_scope")
+            else None,
+            **kwargs,
+        )
+    return _save(compressed, ctx)
+
+
+@recipe("nncf-weights-int8", options={"mode": Option(("asym", "sym"), "asym"), "ignored_scope": _SCOPE})
+def nncf_weights_int8(ctx: Context) -> Path:
+    """NNCF INT8 weight compression (nncf.compress_weights), for MatMul-heavy and transformer models."""
+    return _compress(ctx, f"int8_{ctx.options['mode']}")
+
+
+@recipe(
+    "nncf-weights-int4",
+    options={
+        "mode": Option(("sym", "asym"), "sym"),
+        "group_size": Option(int, 128),
+        "ratio": Option(float, 1.0, lambda v: 0 < v <= 1, "a fraction in (0, 1]"),
+        "all_layers": Option(bool, False),
+        "ignored_scope": _SCOPE,
+    },
+)
+def nncf_weights_int4(ctx: Context) -> Path:
+    """NNCF INT4 weight compression: ``ratio`` of the layers in INT4 (groups of ``group_size``), the rest INT8."""
+    o = ctx.options
+    return _compress(ctx, f"int4_{o['mode']}", group_size=o["group_size"], ratio=o["ratio"], all_layers=o["all_layers"])
+
+
+def _onnx_only(ctx: Context, what: str) -> None:
+    if ctx.original.format != "onnx":
+        raise RecipeError(f"{what} quantizes ONNX models; {ctx.original.name} is OpenVINO IR")
+
+
+_QTYPE = {"int8": "QInt8", "uint8": "QUInt8"}
+
+
+@recipe(
+    "ort-dynamic-int8", options={"per_channel": Option(bool, False), "weight_type": Option(("int8", "uint8"), "int8")}
+)
+def ort_dynamic_int8(ctx: Context) -> Path:
+    """ONNX Runtime dynamic quantization: INT8 weights, activations quantized on the fly."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    _onnx_only(ctx, "ort-dynamic-int8")
+    out = ctx.out_dir / "model.onnx"
+    logging.getLogger().setLevel(logging.ERROR)
+    with _guard(ctx, "onnxruntime.quantization.quantize_dynamic"):
+        quantize_dynamic(
+            ctx.original.path,
+            out,
+            per_channel=ctx.options["per_channel"],
+            weight_type=getattr(QuantType, _QTYPE[ctx.options["weight_type"]]),
+        )
+    return out
+
+
+@recipe(
+    "ort-static-int8",
+    options={
+        "samples": _SAMPLES,
+        "per_channel": Option(bool, False),
+        "format": Option(("qdq", "qoperator"), "qdq"),
+        "activation_type": Option(("int8", "uint8"), "int8"),
+        "weight_type": Option(("int8", "uint8"), "int8"),
+    },
+    calibration=True,
+)
+def ort_static_int8(ctx: Context) -> Path:
+    """ONNX Runtime static quantization (QDQ by default), calibrated through a data reader over the data."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    _onnx_only(ctx, "ort-static-int8")
+    batches = iter(ctx.calibration_inputs(ctx.options["samples"]))
+
+    class Reader(CalibrationDataReader):
+        def get_next(self) -> dict[str, Any] | None:
+            return next(batches, None)
+
+    out = ctx.out_dir / "model.onnx"
+    o = ctx.options
+    logging.getLogger().setLevel(logging.ERROR)
+    with _guard(ctx, "onnxruntime.quantization.quantize_static"):
+        quantize_static(
+            ctx.original.path,
+            out,
+            Reader(),
+            quant_format=QuantFormat.QDQ if o["format"] == "qdq" else QuantFormat.QOperator,
+            per_channel=o["per_channel"],
+            activation_type=getattr(QuantType, _QTYPE[o["activation_type"]]),
+            weight_type=getattr(QuantType, _QTYPE[o["weight_type"]]),
+        )
+    return out
