@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,6 +259,7 @@ def build(
             after = _size(out)
             meta = {
                 "key": key,
+                "build_id": uuid.uuid4().hex,  # which build made this entry (one per entry, whoever asks)
                 "recipe": spec.name,
                 "options": dict(spec.options),
                 "original": {"path": str(original.path), "sha256": original.sha256},
