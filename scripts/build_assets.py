@@ -13,6 +13,8 @@ Outputs (all committed):
     suites/models/digits_cnn_fp16.xml/.bin      the same CNN as OpenVINO IR with FP16 weights
     suites/models/digits_cnn_int8.xml/.bin      the same CNN quantized to INT8 by NNCF (300 calibration images)
     suites/models/diabetes_mlp.onnx             MLP regressor, 10 features in, disease progression out
+    suites/data/charlm/{train,test}.parquet     64-character windows of CPython's pydoc_data/topics.py (90/10 split)
+    suites/models/charlm.onnx                   character-level transformer LM (2 layers, d=128), token ids in, logits out
 """
 
 from __future__ import annotations
@@ -211,8 +213,94 @@ def build_diabetes() -> None:
     _export(model, x[:1], ROOT / "models" / "diabetes_mlp.onnx", "features", "progression")
 
 
+CONTEXT = 64
+VOCAB = ["\n"] + [chr(c) for c in range(32, 127)]  # printable ASCII; anything else becomes "?"
+
+
+def build_charlm() -> None:
+    """A character-level transformer language model on the reference text that ships with CPython."""
+    from pydoc_data.topics import topics
+
+    import datasets
+    import torch
+    from torch import nn
+
+    print("charlm")
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    text = "".join(topics[k] for k in sorted(topics))
+    ids = np.array([index.get(ch, index["?"]) for ch in text], dtype=np.int64)
+    split = int(len(ids) * 0.9)
+    train_ids, test_ids = ids[:split], ids[split:]
+
+    def windows(arr: np.ndarray, count: int) -> np.ndarray:
+        starts = np.arange(0, len(arr) - CONTEXT, CONTEXT)[:count]
+        return np.stack([arr[s : s + CONTEXT] for s in starts])
+
+    features = datasets.Features({"input_ids": datasets.Sequence(datasets.Value("int64"), length=CONTEXT)})
+    _save_split(
+        "charlm",
+        {"train": {"input_ids": windows(train_ids, 512)}, "test": {"input_ids": windows(test_ids, 256)}},
+        features,
+    )
+
+    class Block(nn.Module):
+        def __init__(self, d: int, heads: int) -> None:
+            super().__init__()
+            self.heads = heads
+            self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+            self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+            self.register_buffer("mask", torch.triu(torch.full((CONTEXT, CONTEXT), float("-inf")), diagonal=1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            b, t, d = x.shape
+            q, k, v = self.qkv(self.ln1(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+            # Plain MatMul attention (no fused kernel) so the exported graph is MatMul-heavy and portable.
+            att = torch.softmax(q @ k.transpose(-1, -2) / (d // self.heads) ** 0.5 + self.mask[:t, :t], dim=-1)
+            x = x + self.proj((att @ v).transpose(1, 2).reshape(b, t, d))
+            return x + self.mlp(self.ln2(x))
+
+    class CharLM(nn.Module):
+        def __init__(self, d: int = 128, layers: int = 2, heads: int = 4) -> None:
+            super().__init__()
+            self.tok, self.pos = nn.Embedding(len(VOCAB), d), nn.Embedding(CONTEXT, d)
+            self.blocks = nn.Sequential(*[Block(d, heads) for _ in range(layers)])
+            self.ln, self.head = nn.LayerNorm(d), nn.Linear(d, len(VOCAB))
+
+        def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+            pos = torch.arange(input_ids.shape[1])
+            return self.head(self.ln(self.blocks(self.tok(input_ids) + self.pos(pos))))
+
+    torch.manual_seed(SEED)
+    model = CharLM()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+    data = torch.from_numpy(train_ids)
+    gen = torch.Generator().manual_seed(SEED)
+    steps = 1500
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
+    for _ in range(steps):
+        starts = torch.randint(0, len(data) - CONTEXT - 1, (64,), generator=gen)
+        x = torch.stack([data[s : s + CONTEXT] for s in starts])
+        y = torch.stack([data[s + 1 : s + CONTEXT + 1] for s in starts])
+        loss = nn.functional.cross_entropy(model(x).reshape(-1, len(VOCAB)), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    model.eval()
+    test = torch.from_numpy(windows(test_ids, 256))
+    with torch.no_grad():
+        logits = model(test)
+        nll = nn.functional.cross_entropy(logits[:, :-1].reshape(-1, len(VOCAB)), test[:, 1:].reshape(-1))
+    print(
+        f"  held-out perplexity (torch): {float(torch.exp(nll)):.3f} (uniform over {len(VOCAB)} characters: {len(VOCAB)})"
+    )
+    _export(model, test[:1], ROOT / "models" / "charlm.onnx", "input_ids", "logits")
+
+
 if __name__ == "__main__":
     build_digits()
     build_digits_int8()
     build_diabetes()
+    build_charlm()
     print(json.dumps({"seed": SEED, "opset": OPSET, "ir_version": ONNX_IR_VERSION}))

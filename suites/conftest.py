@@ -31,3 +31,18 @@ def diabetes() -> dict:
     from pytest_edgeqa import data
 
     return data.columns(data.load("data/diabetes", split="test", base_dir=HERE), ["features", "target"])
+
+
+@pytest.fixture(scope="session")
+def charlm_text():
+    """256 held-out 64-character windows of CPython's pydoc_data/topics.py, as token ids."""
+    from pytest_edgeqa import data
+
+    return data.load("data/charlm", split="test", base_dir=HERE)
+
+
+@pytest.fixture(scope="session")
+def charlm_train():
+    from pytest_edgeqa import data
+
+    return data.load("data/charlm", split="train", base_dir=HERE)

@@ -15,13 +15,15 @@ def suites(pytester: pytest.Pytester) -> pytest.Pytester:
             (shutil.copytree if entry.is_dir() else shutil.copy)(entry, pytester.path / entry.name)
     # The suites' goldens, at the path their tests have relative to this rootdir.
     shutil.copytree(ROOT / "golden" / "suites", pytester.path / "golden")
+    # The suites build NNCF recipes, whose backend registers once per process: run them in subprocesses.
+    pytester.runpytest = pytester.runpytest_subprocess  # type: ignore[method-assign]
     return pytester
 
 
 def test_example_suites_pass_on_cpu_with_both_runtimes(suites: pytest.Pytester) -> None:
     result = suites.runpytest("--edge-device=CPU,ort:cpu", "-rs")
     # OpenVINO IR cannot run on ONNX Runtime: those items are skipped, with the reason.
-    result.assert_outcomes(passed=16, skipped=8)
+    result.assert_outcomes(passed=19, skipped=11)
     result.stdout.fnmatch_lines(["*ONNX Runtime runs ONNX models only; digits_cnn_fp16.xml is OpenVINO IR*"])
     assert "unused golden" not in result.stdout.str()
 
@@ -29,7 +31,7 @@ def test_example_suites_pass_on_cpu_with_both_runtimes(suites: pytest.Pytester) 
 def test_missing_npu_skips_and_require_devices_fails(suites: pytest.Pytester) -> None:
     result = suites.runpytest("--edge-device=NPU", "-rs")
     assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(skipped=12)
+    result.assert_outcomes(skipped=15)
     result.stdout.fnmatch_lines(["SKIPPED [[]1[]] test_digits.py:*: NPU is not available: OpenVINO has: CPU"])
     strict = suites.runpytest("--edge-device=NPU", "--edge-require-devices")
     assert strict.ret == pytest.ExitCode.TESTS_FAILED

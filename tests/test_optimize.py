@@ -59,7 +59,9 @@ def test_recipe(optimized_model, accuracy_check, digits):
         ('"nncf-weights-int8"', "ir"),
     ],
 )
-def test_each_recipe_builds_a_model_that_runs_on_every_runtime_its_format_allows(env: pytest.Pytester, optimized: str, formats: str) -> None:
+def test_each_recipe_builds_a_model_that_runs_on_every_runtime_its_format_allows(
+    env: pytest.Pytester, optimized: str, formats: str
+) -> None:
     env.makepyfile(test_recipe=RECIPE_TEST.format(optimized=optimized))
     result = env.runpytest("-s", "--edge-device=CPU,ort:cpu", "-rs")
     if formats == "onnx":
@@ -104,16 +106,22 @@ def test_second_run_hits_the_cache_and_runs_no_quantization(env: pytest.Pytester
     entries = [p for p in (env.path / ".pytest_cache" / "d" / "edgeqa-models").iterdir() if p.is_dir()]
     assert len(entries) == 1
     meta = json.loads((entries[0] / "build.json").read_text())
-    assert meta["recipe"] == "nncf-int8" and meta["options"]["samples"] == 100 and set(meta["versions"]) == {"nncf", "openvino", "onnxruntime"}
+    assert (
+        meta["recipe"] == "nncf-int8"
+        and meta["options"]["samples"] == 100
+        and set(meta["versions"]) == {"nncf", "openvino", "onnxruntime"}
+    )
     assert meta["size_after"] < meta["size_before"] and meta["compression_ratio"] > 1.5
     # Other calibration data is another entry.
-    env.makepyfile(test_other="""
+    env.makepyfile(
+        test_other="""
         import pytest
 
         @pytest.mark.edge_model(original="models/digits_cnn.onnx", optimized={"recipe": "nncf-int8", "calibration": "digits_train", "samples": 50})
         def test_q(optimized_model):
             pass
-        """)
+        """
+    )
     env.runpytest("test_other.py", "--edge-cache-dir=elsewhere").assert_outcomes(passed=1)
     assert len([p for p in (env.path / "elsewhere").iterdir() if p.is_dir()]) == 1
 
@@ -133,7 +141,9 @@ def test_xdist_workers_build_once(env: pytest.Pytester) -> None:
     )
     env.runpytest("-n", "2", "--edge-device=CPU,ort:cpu").assert_outcomes(passed=12)
     reports = [json.loads(p.read_text()) for p in env.path.glob("report-*.json")]
-    assert len(reports) >= 6 and len({w.name.split("-")[1] for w in env.path.glob("report-*.json")}) == 2  # both workers
+    assert (
+        len(reports) >= 6 and len({w.name.split("-")[1] for w in env.path.glob("report-*.json")}) == 2
+    )  # both workers
     # Every item of both workers got the model of one and the same build.
     assert len({r["key"] for r in reports}) == 1 and len({r["build"] for r in reports}) == 1
     assert len(list((env.path / ".pytest_cache" / "d" / "edgeqa-models").glob("ort-static-int8-*"))) == 1
@@ -208,7 +218,7 @@ def test_clear_errors(env: pytest.Pytester) -> None:
 def test_a_conftest_registers_its_own_recipe(env: pytest.Pytester) -> None:
     env.makeconftest(
         CONFTEST
-        + '''
+        + """
 import shutil
 from pytest_edgeqa.optimize import Option, recipe
 
@@ -217,7 +227,7 @@ def copy(ctx):
     out = ctx.out_dir / f"model-{ctx.options['suffix']}.onnx"
     shutil.copy(ctx.original.path, out)
     return out
-'''
+"""
     )
     env.makepyfile(
         test_custom="""
