@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 class GoldenCheckFailed(EdgeQAError):
     """The check ran and the model does not agree: the message is the full report."""
 
+    def __init__(self, message: str, result: GoldenResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
 
 @dataclass(frozen=True)
 class GoldenPolicy:
@@ -156,7 +160,7 @@ def run_golden_check(
         for cmp in result.comparisons:
             lines += render(cmp)
         lines.append(f"If the change was intended, re-record the golden:\n    {update_command}")
-        raise GoldenCheckFailed("\n".join(lines))
+        raise GoldenCheckFailed("\n".join(lines), result)
     return result
 
 

@@ -162,6 +162,20 @@ def add_options(parser: pytest.Parser) -> None:
         help="rebuild optimized models once in this run instead of reusing cached ones",
     )
     parser.addini("edge_cache_dir", "default for --edge-cache-dir, relative to the rootdir", default="")
+    group.addoption(
+        "--edge-report",
+        default=None,
+        metavar="PATH",
+        help="write every check's result as JSON (schema: pytest_edgeqa/report.schema.json)",
+    )
+    group.addoption(
+        "--edge-report-md",
+        default=None,
+        metavar="PATH",
+        help="write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set)",
+    )
+    parser.addini("edge_report", "default for --edge-report", default="")
+    parser.addini("edge_report_md", "default for --edge-report-md", default="")
     parser.addini("edge_golden_dir", "where goldens live, relative to the rootdir", default="golden")
     parser.addini(
         "edge_golden_device", "device that records goldens (at the model's declared precision)", default="CPU"
@@ -183,6 +197,8 @@ class Settings:
     golden_force: bool = False
     golden_prune: bool = False
     ci: bool = False
+    report_json: Path | None = None
+    report_md: Path | None = None
     model_cache: Path | None = None
     rebuild: bool = False
     latency_mode: str = "enforce"
@@ -219,7 +235,14 @@ def resolve(config: pytest.Config) -> Settings:
     if mode not in ("enforce", "warn", "off"):
         raise ConfigError(f"ini edge_latency ({config.inipath}): {mode!r}; expected enforce, warn or off")
     cache_text = config.getoption("edge_cache_dir") or str(config.getini("edge_cache_dir") or "")
+
+    def _path(option: str, ini: str) -> Path | None:
+        text = config.getoption(option) or str(config.getini(ini) or "")
+        return (Path(text) if Path(text).is_absolute() else config.invocation_params.dir / text) if text else None
+
     return Settings(
+        report_json=_path("edge_report", "edge_report"),
+        report_md=_path("edge_report_md", "edge_report_md"),
         model_cache=(Path(cache_text) if Path(cache_text).is_absolute() else config.rootpath / cache_text)
         if cache_text
         else None,

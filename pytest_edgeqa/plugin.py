@@ -41,8 +41,9 @@ def pytest_configure(config: pytest.Config) -> None:
         # One id for the whole run (xdist workers share the controller's testrunuid): rebuilt once per run.
         session.rebuild_session = getattr(config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex
     config.stash[SESSION] = session
-    if not hasattr(config, "workerinput"):  # the controller (or a plain run) owns golden bookkeeping
+    if not hasattr(config, "workerinput"):  # the controller (or a plain run) owns the bookkeeping and files
         config.pluginmanager.register(GoldenUsage(config), "edgeqa-golden-usage")
+        config.pluginmanager.register(EdgeReport(config), "edgeqa-report")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -313,7 +314,7 @@ def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Cal
     ) -> Any:
         __tracebackhide__ = True
         from . import data
-        from .checks import GoldenPolicy, run_golden_check
+        from .checks import GoldenCheckFailed, GoldenPolicy, run_golden_check
         from .golden import safe_name
         from .parity import spec_from_marker
 
@@ -343,21 +344,27 @@ def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Cal
             rel = f"{Path(module).with_suffix('').as_posix()}/{stem}.npz"
             node.user_properties.append((GOLDEN, rel))
             policy = GoldenPolicy(mode=settings.update_golden, force=settings.golden_force, ci=settings.ci)
-            result = run_golden_check(
-                root=settings.golden_dir,
-                rel=rel,
-                owner=owner,
-                inputs=arrays,
-                inputs_info=info,
-                candidate=candidate,
-                candidate_role=role,
-                original_here=original_here,
-                reference=reference,
-                weights=session.weight_format(candidate),
-                spec=spec,
-                policy=policy,
-                update_command=f"pytest --update-golden '{node.nodeid}'",
-            )
+            try:
+                result = run_golden_check(
+                    root=settings.golden_dir,
+                    rel=rel,
+                    owner=owner,
+                    inputs=arrays,
+                    inputs_info=info,
+                    candidate=candidate,
+                    candidate_role=role,
+                    original_here=original_here,
+                    reference=reference,
+                    weights=session.weight_format(candidate),
+                    spec=spec,
+                    policy=policy,
+                    update_command=f"pytest --update-golden '{node.nodeid}'",
+                )
+            except GoldenCheckFailed as failed:
+                if failed.result is not None:
+                    _record(request, "parity", failed.result)
+                raise
+            _record(request, "parity", result)
             return result
         raise AssertionError("unreachable")
 
@@ -418,6 +425,7 @@ def accuracy_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> C
                 preprocess=preprocess,
                 split=split,
             )
+            _record(request, "accuracy", result)
             if not result.ok:
                 raise AccuracyFailed(result.render())
             return result
@@ -468,6 +476,7 @@ def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Ca
                 inputs_source=inputs,
                 seed=seed,
             )
+            _record(request, "latency", result)
             if not result.ok:
                 if settings.latency_mode == "warn" and not result.refused:
                     warnings.warn(
@@ -479,3 +488,82 @@ def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Ca
         raise AssertionError("unreachable")
 
     return check
+
+
+# ------------------------------------------------------------------------------------------ reporting
+
+RESULTS = pytest.StashKey[list]()
+
+
+def _record(request: pytest.FixtureRequest, check: str, result: Any) -> None:
+    """Keep a check's result on the item (it travels to the controller on the report) and put its key
+    figures in user_properties, which --junitxml writes as properties."""
+    from .report import record
+
+    node = request.node
+    rec = record(check, _owner(node), request.getfixturevalue("edge_device").id, result)
+    node.stash.setdefault(RESULTS, []).append(rec)
+    for key, value in rec["figures"].items():
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            node.user_properties.append((f"edgeqa.{check}.{key}", value))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if call.when == "call" and item.stash.get(RESULTS, None):
+        # A plain attribute of the report: pytest-xdist serializes it to the controller.
+        report.edgeqa_results = [{**r, "nodeid": item.nodeid} for r in item.stash[RESULTS]]
+    return report
+
+
+class EdgeReport:
+    """Controller-side: gathers result records from reports, prints the summary, writes the files."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        import time
+
+        self.config = config
+        self.records: list[dict[str, Any]] = []
+        self.started = time.time()
+        self.written: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for rec in getattr(report, "edgeqa_results", None) or []:
+            self.records.append({**rec, "outcome": report.outcome})
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from . import report
+
+        settings = self.config.stash[SESSION].settings
+        if (
+            not (settings.report_json or settings.report_md or os.environ.get("GITHUB_STEP_SUMMARY"))
+            or not self.records
+        ):
+            return
+        import json
+
+        data = report.build(self.records, report.environment(d.id for d in settings.devices), self.started)
+        if settings.report_json:
+            report.write_atomic(settings.report_json, json.dumps(data, indent=2) + "\n")
+            self.written.append(f"edgeqa: JSON report written to {settings.report_json}")
+        text = report.markdown(data)
+        if settings.report_md:
+            report.write_atomic(settings.report_md, text)
+            self.written.append(f"edgeqa: Markdown summary written to {settings.report_md}")
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(text)
+            self.written.append(f"edgeqa: summary appended to $GITHUB_STEP_SUMMARY ({summary})")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from .report import terminal_lines
+
+        if self.records:
+            terminalreporter.section("edgeqa results")
+            for line in terminal_lines(self.records, 100):
+                terminalreporter.write_line(line)
+        for line in self.written:
+            terminalreporter.write_line(line)

@@ -1,0 +1,340 @@
+"""Result records, the terminal summary, and the JSON / Markdown reports (plus merge and compare)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
+
+
+# ------------------------------------------------------------------------------------------- records
+
+
+def record(check: str, name: str, device: str, result: Any) -> dict[str, Any]:
+    """A plain, JSON-able record of one check's result: key figures for tables, the rest as detail."""
+    detail = json.loads(json.dumps(result.to_dict(), default=_jsonable))
+    return {
+        "check": check,
+        "name": name,
+        "device": device,
+        "ok": bool(result.ok),
+        "figures": figures(check, result),
+        "detail": detail,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return str(value)
+
+
+def _num(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if v == v and abs(v) != float("inf") else None
+
+
+def figures(check: str, result: Any) -> dict[str, Any]:
+    if check == "accuracy":
+        return {
+            "metric": result.metric,
+            "higher_is_better": result.higher_is_better,
+            "original": _num(result.original.value),
+            "optimized": _num(result.optimized.value),
+            "drop": _num(result.drop),
+            "drop_kind": result.drop_kind,
+            "ci_low": _num(result.interval[0]),
+            "ci_high": _num(result.interval[1]),
+            "gate": result.gate,
+            "samples": result.samples,
+            "original_precision": result.original.precision,
+            "optimized_precision": result.optimized.precision,
+        }
+    if check == "latency":
+        setup = result.setup.get(result.subject, {})
+        return {
+            "mode": result.mode,
+            "p50_ms": _num(result.optimized.median),
+            "p90_ms": _num(result.optimized.p90),
+            "original_p50_ms": _num(result.original.median) if result.original else None,
+            "speedup": _num(result.speedup) if result.ratio else None,
+            "ratio_high": _num(result.ratio_interval[1]) if result.ratio_interval else None,
+            "fps": _num(result.fps.get(result.subject)) if result.fps else None,
+            "precision": setup.get("precision"),
+            "original_precision": result.setup.get("original", {}).get("precision") if result.original else None,
+            "cv": _num(result.optimized.cv),
+        }
+    # parity
+    cosines, errors, agreements = [], [], []
+    for comparison in result.comparisons:
+        for out in comparison.outputs.values():
+            s = out.stats
+            if _num(s.get("cosine")) is not None:
+                cosines.append(float(s["cosine"]))
+            if _num(s.get("max_abs_error")) is not None:
+                errors.append(float(s["max_abs_error"]))
+            if _num(s.get("top1_agreement")) is not None:
+                agreements.append(float(s["top1_agreement"]))
+    return {
+        "golden": result.golden,
+        "action": result.action,
+        "kind": result.kind,
+        "min_cosine": min(cosines) if cosines else None,
+        "max_abs_error": max(errors) if errors else None,
+        "min_top1_agreement": min(agreements) if agreements else None,
+    }
+
+
+# ------------------------------------------------------------------------------------------- report
+
+
+def environment(devices: Iterable[str]) -> dict[str, Any]:
+    import importlib.metadata as md
+
+    from .devices import cpu_features, cpu_name
+
+    versions = {}
+    for dist in ("pytest-edgeqa", "pytest", "numpy", "openvino", "onnxruntime", "nncf", "datasets", "evaluate"):
+        try:
+            versions[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            continue
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": {"name": cpu_name(), "features": cpu_features(), "cores": os.cpu_count()},
+        "devices": list(devices),
+        "versions": versions,
+        "ci": bool(os.environ.get("CI")),
+    }
+
+
+def build(records: list[dict[str, Any]], env: dict[str, Any], started: float) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "duration_s": round(time.time() - started, 3),
+        "environment": env,
+        "summary": counts,
+        "results": sorted(records, key=lambda r: (r["nodeid"], r["check"])),
+    }
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+# ------------------------------------------------------------------------------------------- text
+
+
+def _f(value: Any, fmt: str = ".4g") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def describe(r: Mapping[str, Any]) -> str:
+    """The figures of one record in a few words."""
+    f = r["figures"]
+    if r["check"] == "accuracy":
+        kind = "rel" if f["drop_kind"] == "relative" else "abs"
+        return (
+            f"{f['metric']} {_f(f['original'])} -> {_f(f['optimized'])}, drop {_f(f['drop'], '+.4f')} {kind} "
+            f"[{_f(f['ci_low'], '+.3f')}, {_f(f['ci_high'], '+.3f')}] {f['original_precision']}/{f['optimized_precision']}"
+        )
+    if r["check"] == "latency":
+        speed = f", x{_f(f['speedup'], '.2f')}" if f.get("speedup") else ""
+        fps = f", {_f(f['fps'], ',.0f')}/s" if f.get("fps") else ""
+        return f"p50 {_f(f['p50_ms'])} ms, p90 {_f(f['p90_ms'])} ms{speed}{fps} {f.get('precision') or ''}".rstrip()
+    return (
+        f"cos {_f(f['min_cosine'], '.5f')}, max|d| {_f(f['max_abs_error'], '.3g')}, top1 {_f(f['min_top1_agreement'], '.3f')} "
+        f"({f['kind']}, {f['action']})"
+    )
+
+
+def verdict(r: Mapping[str, Any]) -> str:
+    return {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}.get(
+        r.get("outcome", ""), str(r.get("outcome", "?")).upper()
+    )
+
+
+def terminal_lines(records: list[dict[str, Any]], width: int = 100) -> list[str]:
+    """Per test (or suite): a line with its name, then one line per device and check with the verdict
+    and the figures (original vs optimized, interval, latency, parity, precisions), within ``width``."""
+    lines: list[str] = []
+    for name in sorted({r["name"] for r in records}):
+        lines.append(name if len(name) <= width else "..." + name[-(width - 3) :])
+        for r in sorted((r for r in records if r["name"] == name), key=lambda r: (r["device"], r["check"])):
+            lines.append(f"  {verdict(r):<4} {r['device']:<10} {r['check']:<8} {describe(r)}"[:width])
+    return lines
+
+
+def markdown(report: Mapping[str, Any]) -> str:
+    """A summary for a pull-request comment: one table per check kind, a row per model and device."""
+    env = report.get("environment", {})
+    out = ["## pytest-edgeqa", ""]
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(report.get("summary", {}).items()))
+    devices = ", ".join(env.get("devices", [])) or "-"
+    out.append(
+        f"{counts} on {devices} ({env.get('cpu', {}).get('name', '?')}, OpenVINO {env.get('versions', {}).get('openvino', '?')}, ONNX Runtime {env.get('versions', {}).get('onnxruntime', '?')})"
+    )
+    results = report.get("results", [])
+    headers = {
+        "accuracy": ["test", "device", "metric", "original", "optimized", "drop", "95% CI", "precision", ""],
+        "latency": ["test", "device", "p50 ms", "p90 ms", "speedup", "samples/s", "precision", ""],
+        "parity": ["test", "device", "min cosine", "max abs error", "top-1", "golden", ""],
+    }
+    icon = {"PASS": "✅", "FAIL": "❌", "SKIP": "⏭️"}
+    for check, cols in headers.items():
+        rows = [r for r in results if r["check"] == check]
+        if not rows:
+            continue
+        out += ["", f"### {check}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        for r in sorted(rows, key=lambda r: (r["name"], r["device"])):
+            f = r["figures"]
+            mark = icon.get(verdict(r), verdict(r))
+            if check == "accuracy":
+                cells = [
+                    f["metric"],
+                    _f(f["original"]),
+                    _f(f["optimized"]),
+                    _f(f["drop"], "+.4f"),
+                    f"[{_f(f['ci_low'], '+.4f')}, {_f(f['ci_high'], '+.4f')}]",
+                    f"{f['original_precision']} → {f['optimized_precision']}",
+                ]
+            elif check == "latency":
+                cells = [
+                    _f(f["p50_ms"]),
+                    _f(f["p90_ms"]),
+                    _f(f.get("speedup"), ".2f"),
+                    _f(f.get("fps"), ",.0f"),
+                    str(f.get("precision") or "-"),
+                ]
+            else:
+                cells = [
+                    _f(f["min_cosine"], ".5f"),
+                    _f(f["max_abs_error"], ".3g"),
+                    _f(f["min_top1_agreement"], ".3f"),
+                    f"`{f['golden']}` ({f['action']})",
+                ]
+            out.append("| " + " | ".join([f"`{r['name']}`", r["device"], *cells, mark]) + " |")
+    return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------------------------------ matrix
+
+
+def load(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"{path}: not a readable edgeqa report ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        raise SystemExit(f"{path}: not an edgeqa report of schema version {SCHEMA_VERSION}")
+    return data
+
+
+def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report of several (one per CI job / device): results concatenated, environments kept."""
+    results: list[dict[str, Any]] = []
+    envs: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
+    for rep in reports:
+        results += rep["results"]
+        envs.append(rep["environment"])
+        for k, n in rep.get("summary", {}).items():
+            counts[k] = counts.get(k, 0) + n
+    devices = sorted({d for e in envs for d in e.get("devices", [])})
+    merged_env = {**envs[0], "devices": devices, "jobs": envs} if envs else {}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "duration_s": round(sum(r.get("duration_s", 0.0) for r in reports), 3),
+        "environment": merged_env,
+        "summary": counts,
+        "results": sorted(results, key=lambda r: (r["nodeid"], r["device"], r["check"])),
+    }
+
+
+def matrix_lines(report: Mapping[str, Any]) -> list[str]:
+    """Model x device table: one cell per (name, device), the verdicts of its checks."""
+    results = report.get("results", [])
+    devices = sorted({r["device"] for r in results})
+    names = sorted({r["name"] for r in results})
+    width = max([len(n) for n in names] + [4])
+    lines = [f"{'test':<{width}}  " + "  ".join(f"{d:<12}" for d in devices)]
+    for name in names:
+        cells = []
+        for d in devices:
+            got = [r for r in results if r["name"] == name and r["device"] == d]
+            cells.append(" ".join(f"{r['check'][:3]}:{verdict(r)}" for r in got) or "-")
+        lines.append(f"{name:<{width}}  " + "  ".join(f"{c:<12}" for c in cells))
+    return lines
+
+
+def compare(
+    baseline: Mapping[str, Any], current: Mapping[str, Any], *, accuracy: float, latency: float, parity: float
+) -> tuple[list[str], list[str]]:
+    """What moved between two reports, and which moves are regressions beyond the thresholds:
+    an accuracy drop grown by more than ``accuracy``, a p50 latency slower by more than ``latency``
+    (ratio), a parity cosine lower by more than ``parity``, or a check that passed and now fails."""
+    key = lambda r: (r["nodeid"], r["check"])  # noqa: E731
+    base = {key(r): r for r in baseline.get("results", [])}
+    moved, regressions = [], []
+    for r in current.get("results", []):
+        b = base.get(key(r))
+        label = f"{r['name']} [{r['device']}] {r['check']}"
+        if b is None:
+            moved.append(f"new      {label}: {verdict(r)}")
+            continue
+        fb, fc = b["figures"], r["figures"]
+        if verdict(b) == "PASS" and verdict(r) == "FAIL":
+            regressions.append(f"{label}: passed before, fails now")
+        if r["check"] == "accuracy" and fb.get("drop") is not None and fc.get("drop") is not None:
+            delta = fc["drop"] - fb["drop"]
+            line = f"{label}: drop {fb['drop']:+.4f} -> {fc['drop']:+.4f} ({delta:+.4f})"
+            moved.append(line)
+            if delta > accuracy:
+                regressions.append(line + f" > {accuracy:g}")
+        elif r["check"] == "latency" and fb.get("p50_ms") and fc.get("p50_ms"):
+            ratio = fc["p50_ms"] / fb["p50_ms"]
+            line = f"{label}: p50 {fb['p50_ms']:.4g} -> {fc['p50_ms']:.4g} ms (x{ratio:.3f})"
+            moved.append(line)
+            if ratio > latency:
+                regressions.append(line + f" > x{latency:g}")
+        elif r["check"] == "parity" and fb.get("min_cosine") is not None and fc.get("min_cosine") is not None:
+            delta = fb["min_cosine"] - fc["min_cosine"]
+            line = f"{label}: cosine {fb['min_cosine']:.6f} -> {fc['min_cosine']:.6f}"
+            moved.append(line)
+            if delta > parity:
+                regressions.append(line + f" (lower by {delta:.2g} > {parity:g})")
+    gone = set(base) - {key(r) for r in current.get("results", [])}
+    moved += [f"gone     {base[k]['name']} [{base[k]['device']}] {base[k]['check']}" for k in sorted(gone)]
+    return moved, regressions
