@@ -11,11 +11,95 @@ from typing import TYPE_CHECKING, Any
 from . import golden as store
 from .errors import EdgeQAError
 from .parity import DEFAULTS, Comparison, Spec, compare, kind_of, render
+from .session import GOLDEN, RESULTS
 
 if TYPE_CHECKING:
     import numpy as np
 
     from .runtimes import CompiledModel
+
+
+def store_record(item: Any, check: str, name: str, device: str, result: Any) -> None:
+    """Keep a check's result on the item (it travels to the controller on the report) and put its key
+    figures in user_properties, which --junitxml writes as properties."""
+    from .report import record
+
+    rec = record(check, name, device, result)
+    item.stash.setdefault(RESULTS, []).append(rec)
+    for key, value in rec["figures"].items():
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            item.user_properties.append((f"edgeqa.{check}.{key}", value))
+
+
+def run_golden(
+    *,
+    session: Any,
+    item: Any,
+    owner: str,
+    base_dir: Path,
+    marker: Any,
+    device: Any,
+    spec: Spec,
+    inputs: Any = None,
+    name: str | None = None,
+    model: Any = None,
+    seed: int = 0,
+    batch: int = 4,
+    columns: dict[str, str] | None = None,
+) -> GoldenResult:
+    """The whole golden check for one item: compile the models, resolve inputs, place the golden,
+    compare (recording the result on the item either way)."""
+    __tracebackhide__ = True
+    from . import data
+    from .golden import safe_name
+
+    settings = session.settings
+    config = marker.config()
+    what = f"edge_model marker original={marker.original!r}"
+    original_here = session.compile(marker.original, base_dir, device, config.with_(precision="reference"), what=what)
+    if model is not None:
+        candidate, role = model, "model"
+    elif marker.optimized is not None:
+        candidate = session.compile(
+            marker.optimized, base_dir, device, config, what=f"edge_model marker optimized={marker.optimized!r}"
+        )
+        role = "optimized"
+    else:
+        candidate, role = original_here, "original"
+    reference = session.compile(
+        marker.original,
+        base_dir,
+        settings.golden_device,
+        config.with_(precision="reference"),
+        what=f"golden reference ({settings.golden_device.id})",
+    )
+    arrays, info = data.model_inputs(inputs, reference.inputs, seed=seed, batch=batch, columns_map=columns)
+    module, _, test = owner.partition("::")
+    stem = safe_name(test.replace("::", ".")) + (f"__{safe_name(name)}" if name else "")
+    rel = f"{Path(module).with_suffix('').as_posix()}/{stem}.npz"
+    item.user_properties.append((GOLDEN, rel))
+    try:
+        result = run_golden_check(
+            root=settings.golden_dir,
+            rel=rel,
+            owner=owner,
+            inputs=arrays,
+            inputs_info=info,
+            candidate=candidate,
+            candidate_role=role,
+            original_here=original_here,
+            reference=reference,
+            weights=session.weight_format(candidate),
+            spec=spec,
+            policy=GoldenPolicy(mode=settings.update_golden, force=settings.golden_force, ci=settings.ci),
+            update_command=f"pytest --update-golden '{item.nodeid}'",
+        )
+    except GoldenCheckFailed as failed:
+        if failed.result is not None:
+            store_record(item, "parity", owner, device.id, failed.result)
+        raise
+    store_record(item, "parity", owner, device.id, result)
+    return result
 
 
 class GoldenCheckFailed(EdgeQAError):

@@ -12,7 +12,7 @@ import pytest
 
 from . import config as cfg
 from .errors import ConfigError, EdgeQAError, Unsupported
-from .session import EdgeSession
+from .session import GOLDEN, RESULTS, EdgeSession
 
 if TYPE_CHECKING:
     from .devices import DeviceSpec
@@ -200,7 +200,6 @@ def optimized_model(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> 
 # ------------------------------------------------------------------------------------------------ goldens
 
 OWNER = "edgeqa_owner"
-GOLDEN = "edgeqa_golden"
 
 
 def _owner(item: pytest.Item) -> str:
@@ -300,7 +299,6 @@ def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Cal
     optimized model (or ``model``) with the golden recorded from the original at reference precision,
     and with the original run live on this device, under the ``parity`` marker's criteria."""
     session = request.config.stash[SESSION]
-    settings = session.settings
     node = request.node
 
     def check(
@@ -313,59 +311,28 @@ def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Cal
         columns: dict[str, str] | None = None,
     ) -> Any:
         __tracebackhide__ = True
-        from . import data
-        from .checks import GoldenCheckFailed, GoldenPolicy, run_golden_check
-        from .golden import safe_name
+        from .checks import run_golden
         from .parity import spec_from_marker
 
         with _as_outcome():
             mark = node.get_closest_marker("parity")
             spec = spec_from_marker(mark.args, mark.kwargs) if mark is not None else spec_from_marker((), {})
-            original_here = _marked_model(request, edge_device, "original")
             marker = _models(request, node.get_closest_marker("edge_model"))
-            if model is not None:
-                candidate, role = model, "model"
-            elif marker.optimized is not None:
-                candidate, role = _marked_model(request, edge_device, "optimized"), "optimized"
-            else:
-                candidate, role = original_here, "original"
-            ref_config = marker.config().with_(precision="reference")
-            reference = session.compile(
-                marker.original,
-                request.path.parent,
-                settings.golden_device,
-                ref_config,
-                what=f"golden reference ({settings.golden_device.id})",
+            return run_golden(
+                session=session,
+                item=node,
+                owner=_owner(node),
+                base_dir=request.path.parent,
+                marker=marker,
+                device=edge_device,
+                spec=spec,
+                inputs=inputs,
+                name=name,
+                model=model,
+                seed=seed,
+                batch=batch,
+                columns=columns,
             )
-            arrays, info = data.model_inputs(inputs, reference.inputs, seed=seed, batch=batch, columns_map=columns)
-            owner = _owner(node)
-            module, _, test = owner.partition("::")
-            stem = safe_name(test.replace("::", ".")) + (f"__{safe_name(name)}" if name else "")
-            rel = f"{Path(module).with_suffix('').as_posix()}/{stem}.npz"
-            node.user_properties.append((GOLDEN, rel))
-            policy = GoldenPolicy(mode=settings.update_golden, force=settings.golden_force, ci=settings.ci)
-            try:
-                result = run_golden_check(
-                    root=settings.golden_dir,
-                    rel=rel,
-                    owner=owner,
-                    inputs=arrays,
-                    inputs_info=info,
-                    candidate=candidate,
-                    candidate_role=role,
-                    original_here=original_here,
-                    reference=reference,
-                    weights=session.weight_format(candidate),
-                    spec=spec,
-                    policy=policy,
-                    update_command=f"pytest --update-golden '{node.nodeid}'",
-                )
-            except GoldenCheckFailed as failed:
-                if failed.result is not None:
-                    _record(request, "parity", failed.result)
-                raise
-            _record(request, "parity", result)
-            return result
         raise AssertionError("unreachable")
 
     return check
@@ -492,20 +459,11 @@ def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Ca
 
 # ------------------------------------------------------------------------------------------ reporting
 
-RESULTS = pytest.StashKey[list]()
-
 
 def _record(request: pytest.FixtureRequest, check: str, result: Any) -> None:
-    """Keep a check's result on the item (it travels to the controller on the report) and put its key
-    figures in user_properties, which --junitxml writes as properties."""
-    from .report import record
+    from .checks import store_record
 
-    node = request.node
-    rec = record(check, _owner(node), request.getfixturevalue("edge_device").id, result)
-    node.stash.setdefault(RESULTS, []).append(rec)
-    for key, value in rec["figures"].items():
-        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-            node.user_properties.append((f"edgeqa.{check}.{key}", value))
+    store_record(request.node, check, _owner(request.node), request.getfixturevalue("edge_device").id, result)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -9,12 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import pytest
+
 from .config import Settings
 from .devices import DeviceSpec, Inventory, Runtime, discover, fallback
 from .errors import DeviceUnavailable, FallbackError
 from .models import ModelStore
 
 T = TypeVar("T")
+
+RESULTS = pytest.StashKey[list]()  # an item's result records, put on its report for the controller
+GOLDEN = "edgeqa_golden"  # user_properties key: a golden an item touched
 
 if TYPE_CHECKING:
     from .runtimes import CompileConfig, CompiledModel
