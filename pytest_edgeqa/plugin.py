@@ -46,6 +46,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(EdgeReport(config), "edgeqa-report")
 
 
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    from .suite import collect_file
+
+    return collect_file(file_path, parent)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     s = config.stash[SESSION].settings
     required = ", required" if s.require_devices else ""
@@ -223,8 +229,12 @@ def _owner(item: pytest.Item) -> str:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    from .suite import SuiteItem
+
     if "golden_check" in getattr(item, "fixturenames", ()):
         item.user_properties.append((OWNER, _owner(item)))
+    elif isinstance(item, SuiteItem) and item.check == "parity":
+        item.user_properties.append((OWNER, item.owner))
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -469,6 +479,10 @@ def _record(request: pytest.FixtureRequest, check: str, result: Any) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
+    from .suite import SuiteItem
+
+    if isinstance(item, SuiteItem) and report.skipped and isinstance(report.longrepr, tuple):
+        report.longrepr = (str(item.path), 1, report.longrepr[2])  # point at the suite file, not our code
     if call.when == "call" and item.stash.get(RESULTS, None):
         # A plain attribute of the report: pytest-xdist serializes it to the controller.
         report.edgeqa_results = [{**r, "nodeid": item.nodeid} for r in item.stash[RESULTS]]
