@@ -96,9 +96,9 @@ def run_golden(
         )
     except GoldenCheckFailed as failed:
         if failed.result is not None:
-            store_record(item, "parity", owner, device.id, failed.result)
+            store_record(item, "parity", getattr(item, "title", owner), device.id, failed.result)
         raise
-    store_record(item, "parity", owner, device.id, result)
+    store_record(item, "parity", getattr(item, "title", owner), device.id, result)
     return result
 
 

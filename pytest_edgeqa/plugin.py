@@ -486,7 +486,42 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "call" and item.stash.get(RESULTS, None):
         # A plain attribute of the report: pytest-xdist serializes it to the controller.
         report.edgeqa_results = [{**r, "nodeid": item.nodeid} for r in item.stash[RESULTS]]
+    elif report.skipped and not item.stash.get(RESULTS, None):
+        # Skipped checks are results too: a device matrix shows where a check did not run, and why.
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        if isinstance(item, SuiteItem):
+            name, device = item.title, item.device.id
+        else:
+            spec = getattr(getattr(item, "callspec", None), "params", {}).get("edge_device")
+            name, device = _owner(item), getattr(spec, "id", "-")
+        report.edgeqa_results = [
+            {
+                "check": check,
+                "name": name,
+                "device": device,
+                "ok": False,
+                "figures": {},
+                "detail": {"reason": reason},
+                "nodeid": item.nodeid,
+            }
+            for check in _checks_of(item)
+        ]
     return report
+
+
+def _checks_of(item: pytest.Item) -> list[str]:
+    """The checks an item runs: a suite item's one, or those a test's fixtures ask for."""
+    from .suite import SuiteItem
+
+    if isinstance(item, SuiteItem):
+        return [item.check]
+    names = getattr(item, "fixturenames", ())
+    return [
+        c
+        for c, fixture in (("accuracy", "accuracy_check"), ("latency", "latency_check"), ("parity", "golden_check"))
+        if fixture in names
+    ]
 
 
 class EdgeReport:
@@ -509,10 +544,9 @@ class EdgeReport:
         from . import report
 
         settings = self.config.stash[SESSION].settings
-        if (
-            not (settings.report_json or settings.report_md or os.environ.get("GITHUB_STEP_SUMMARY"))
-            or not self.records
-        ):
+        # A report is written whenever one is asked for, empty or not: a matrix job whose device was
+        # missing still hands its (skipped) results to the merge.
+        if not (settings.report_json or settings.report_md or (os.environ.get("GITHUB_STEP_SUMMARY") and self.records)):
             return
         import json
 

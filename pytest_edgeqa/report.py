@@ -163,6 +163,8 @@ def _f(value: Any, fmt: str = ".4g") -> str:
 def describe(r: Mapping[str, Any]) -> str:
     """The figures of one record in a few words."""
     f = r["figures"]
+    if not f:
+        return str(r.get("detail", {}).get("reason", ""))
     if r["check"] == "accuracy":
         kind = "rel" if f["drop_kind"] == "relative" else "abs"
         return (
@@ -220,7 +222,9 @@ def markdown(report: Mapping[str, Any]) -> str:
         for r in sorted(rows, key=lambda r: (r["name"], r["device"])):
             f = r["figures"]
             mark = icon.get(verdict(r), verdict(r))
-            if check == "accuracy":
+            if not f:  # skipped: say why in the first figure column
+                cells = [str(r.get("detail", {}).get("reason", "")).replace("|", "/")] + [""] * (len(cols) - 4)
+            elif check == "accuracy":
                 cells = [
                     f["metric"],
                     _f(f["original"]),

@@ -263,7 +263,7 @@ class SuiteSchemaItem(pytest.Item):
         self.error = error
 
     def setup(self) -> None:
-        raise SuiteError(self.error)
+        pytest.fail(self.error, pytrace=False)
 
     def runtest(self) -> None:  # never reached: setup raises
         raise SuiteError(self.error)
@@ -285,6 +285,11 @@ class SuiteItem(pytest.Item):
         self.suite: Suite = self.parent.suite  # type: ignore[union-attr]
 
     @property
+    def title(self) -> str:
+        """The suite's node id (file::suite): what reports group its checks under."""
+        return self.nodeid.rsplit("::", 1)[0]
+
+    @property
     def owner(self) -> str:
         return f"{self.nodeid.rsplit('::', 1)[0]}::{self.check}"
 
@@ -300,7 +305,7 @@ class SuiteItem(pytest.Item):
         reason = session.unavailable(self.device)
         if reason:
             if session.settings.require_devices:
-                raise EdgeQAError(f"--edge-require-devices: {reason}")
+                pytest.fail(f"--edge-require-devices: {reason}", pytrace=False)
             pytest.skip(reason)
 
     def _marker(self, session: Any) -> ModelMarker:
@@ -369,7 +374,7 @@ class SuiteItem(pytest.Item):
                 preprocess=data.get("preprocess"),
                 split=data.get("split", "test"),
             )
-            store_record(self, "accuracy", self.owner, self.device.id, result)
+            store_record(self, "accuracy", self.title, self.device.id, result)
             if not result.ok:
                 raise AccuracyFailed(result.render())
         elif self.check == "latency":
@@ -393,7 +398,7 @@ class SuiteItem(pytest.Item):
                 inputs_source=None,
                 seed=0,
             )
-            store_record(self, "latency", self.owner, self.device.id, result)
+            store_record(self, "latency", self.title, self.device.id, result)
             if not result.ok:
                 if settings.latency_mode == "warn" and not result.refused:
                     from .plugin import LatencyWarning
@@ -434,7 +439,7 @@ class SuiteItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.path.name}::{self.suite.name}::{self.check}[{self.device.id}]"
+        return self.path, None, f"{self.check}[{self.device.id}]"
 
 
 def collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:

@@ -1,0 +1,65 @@
+"""``python -m pytest_edgeqa merge|compare``: combine per-device reports, and find regressions between runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pytest_edgeqa", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("merge", help="merge reports (one per CI job/device) into one model x device report")
+    m.add_argument("reports", nargs="+", type=Path)
+    m.add_argument("-o", "--output", type=Path, required=True, help="merged JSON report")
+    m.add_argument("--md", type=Path, help="also write the Markdown summary here")
+    c = sub.add_parser("compare", help="what moved between a baseline and a current report; exit 1 on a regression")
+    c.add_argument("baseline", type=Path)
+    c.add_argument("current", type=Path)
+    c.add_argument(
+        "--max-accuracy-drop", type=float, default=0.005, help="allowed growth of an accuracy drop (default 0.005)"
+    )
+    c.add_argument(
+        "--max-latency-ratio",
+        type=float,
+        default=1.10,
+        help="allowed p50 latency ratio current/baseline (default 1.10)",
+    )
+    c.add_argument("--max-cosine-drop", type=float, default=1e-4, help="allowed fall of a parity cosine (default 1e-4)")
+    args = parser.parse_args(argv)
+
+    if args.command == "merge":
+        merged = report.merge([report.load(p) for p in args.reports])
+        report.write_atomic(args.output, json.dumps(merged, indent=2) + "\n")
+        for line in report.matrix_lines(merged):
+            print(line)
+        print(f"merged {len(args.reports)} reports, {len(merged['results'])} results -> {args.output}")
+        if args.md:
+            report.write_atomic(args.md, report.markdown(merged))
+            print(f"Markdown summary -> {args.md}")
+        return 0
+
+    moved, regressions = report.compare(
+        report.load(args.baseline),
+        report.load(args.current),
+        accuracy=args.max_accuracy_drop,
+        latency=args.max_latency_ratio,
+        parity=args.max_cosine_drop,
+    )
+    for line in moved:
+        print(line)
+    if regressions:
+        print(f"\n{len(regressions)} regression(s):")
+        for line in regressions:
+            print(f"  {line}")
+        return 1
+    print("\nno regression beyond the thresholds")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
