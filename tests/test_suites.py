@@ -54,20 +54,40 @@ def test_a_valid_suite_runs_one_item_per_check_and_device(pytester: pytest.Pytes
 
 
 def test_a_failing_suite_check_reads_like_the_marker(pytester: pytest.Pytester, models, example_data) -> None:
-    pytester.makefile(".edgeqa.yaml", strict=VALID.replace("max_drop: 0.02, drop: relative", "max_value: 100").replace("name: diabetes-bf16", "name: strict"))
+    pytester.makefile(
+        ".edgeqa.yaml",
+        strict=VALID.replace("max_drop: 0.02, drop: relative", "max_value: 100").replace(
+            "name: diabetes-bf16", "name: strict"
+        ),
+    )
     result = pytester.runpytest("--edge-device=CPU", "-k", "accuracy")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["accuracy FAILED: mse (lower is better) on 89 samples [[]gate: point[]]", "  failed: max_value=100: optimized is 35*"])
+    result.stdout.fnmatch_lines(
+        [
+            "accuracy FAILED: mse (lower is better) on 89 samples [[]gate: point[]]",
+            "  failed: max_value=100: optimized is 35*",
+        ]
+    )
     assert_clean(result)
 
 
 def test_a_malformed_suite_is_reported_alone_and_the_rest_runs(pytester: pytest.Pytester, models, example_data) -> None:
-    pytester.makefile(".edgeqa.yaml", good=VALID.replace("  latency: {p90_ms: 50, seconds: 0.2, warmup_s: 0.05}\n  parity: {samples: 8, atol: 50, rtol: 0.05}\n", ""))
+    pytester.makefile(
+        ".edgeqa.yaml",
+        good=VALID.replace(
+            "  latency: {p90_ms: 50, seconds: 0.2, warmup_s: 0.05}\n  parity: {samples: 8, atol: 50, rtol: 0.05}\n", ""
+        ),
+    )
     pytester.makefile(".edgeqa.yaml", bad="name: broken\nmodel: {original: 42}\nchecks: {accuracy: {max_drop: 0.1}}\n")
     pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
     result = pytester.runpytest("--edge-device=CPU")
     result.assert_outcomes(passed=2, errors=1)
-    result.stdout.fnmatch_lines(["*ERROR at setup of bad.edgeqa.yaml: invalid suite*", "bad.edgeqa.yaml: model.original: expected a model path (string), got 42"])
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of bad.edgeqa.yaml: invalid suite*",
+            "bad.edgeqa.yaml: model.original: expected a model path (string), got 42",
+        ]
+    )
     assert_clean(result)
 
 
@@ -96,36 +116,99 @@ MALFORMED = [
     (suite(name=None), "s.edgeqa.yaml: name: missing; a suite needs name, model and checks"),
     (suite(name="name: 3"), "s.edgeqa.yaml: name: expected a non-empty string without [ ] : /, got 3"),
     (suite(name="name: 'a::b'"), "s.edgeqa.yaml: name: expected a non-empty string without [ ] : /, got 'a::b'"),
-    (suite() + "owner: me\n", "s.edgeqa.yaml: (top level): unknown key 'owner' (expected: name, model, data, devices, checks)"),
+    (
+        suite() + "owner: me\n",
+        "s.edgeqa.yaml: (top level): unknown key 'owner' (expected: name, model, data, devices, checks)",
+    ),
     (suite(model=None), "s.edgeqa.yaml: model: missing; a suite needs name, model and checks"),
     (suite(model="model: m.onnx"), "s.edgeqa.yaml: model: expected a mapping, got 'm.onnx'"),
-    (suite(model="model: {optimized: o.xml}"), "s.edgeqa.yaml: model.original: missing; expected the path of the original model"),
+    (
+        suite(model="model: {optimized: o.xml}"),
+        "s.edgeqa.yaml: model.original: missing; expected the path of the original model",
+    ),
     (suite(model="model: {original: 42}"), "s.edgeqa.yaml: model.original: expected a model path (string), got 42"),
-    (suite(model="model: {original: m.onnx, optimized: 7}"), "s.edgeqa.yaml: model.optimized: expected a model path, a recipe name or {recipe: ..., options}, got 7"),
-    (suite(model="model: {original: m.onnx, optimised: o.xml}"), "s.edgeqa.yaml: model: unknown key 'optimised' (expected: original, optimized, hint, precision"),
-    (suite(model="model: {original: m.onnx, optimized: {recipe: nncf-int9}}"), "s.edgeqa.yaml: model.optimized: unknown recipe 'nncf-int9' (known: fp16, nncf-int8"),
-    (suite(model="model: {original: m.onnx, optimized: {recipe: nncf-weights-int4, ratio: 3}}"), "s.edgeqa.yaml: recipe 'nncf-weights-int4': ratio=3.0; expected a fraction in (0, 1]"),
-    (suite(model="model: {original: m.onnx, optimized: o.xml, precision: int4}"), "s.edgeqa.yaml: model: precision='int4'; expected one of f32, f16, bf16"),
+    (
+        suite(model="model: {original: m.onnx, optimized: 7}"),
+        "s.edgeqa.yaml: model.optimized: expected a model path, a recipe name or {recipe: ..., options}, got 7",
+    ),
+    (
+        suite(model="model: {original: m.onnx, optimised: o.xml}"),
+        "s.edgeqa.yaml: model: unknown key 'optimised' (expected: original, optimized, hint, precision",
+    ),
+    (
+        suite(model="model: {original: m.onnx, optimized: {recipe: nncf-int9}}"),
+        "s.edgeqa.yaml: model.optimized: unknown recipe 'nncf-int9' (known: fp16, nncf-int8",
+    ),
+    (
+        suite(model="model: {original: m.onnx, optimized: {recipe: nncf-weights-int4, ratio: 3}}"),
+        "s.edgeqa.yaml: recipe 'nncf-weights-int4': ratio=3.0; expected a fraction in (0, 1]",
+    ),
+    (
+        suite(model="model: {original: m.onnx, optimized: o.xml, precision: int4}"),
+        "s.edgeqa.yaml: model: precision='int4'; expected one of f32, f16, bf16",
+    ),
     (suite(data=None), "s.edgeqa.yaml: data: missing; the accuracy check needs data: {path, split, inputs, label}"),
-    (suite(data="data: {split: test}"), "s.edgeqa.yaml: data.path: expected a dataset path or hub id (string), got None"),
-    (suite(data="data: {path: d, inputs: [image]}"), "s.edgeqa.yaml: data.inputs: expected a mapping of model input to column name, got a list"),
+    (
+        suite(data="data: {split: test}"),
+        "s.edgeqa.yaml: data.path: expected a dataset path or hub id (string), got None",
+    ),
+    (
+        suite(data="data: {path: d, inputs: [image]}"),
+        "s.edgeqa.yaml: data.inputs: expected a mapping of model input to column name, got a list",
+    ),
     (suite(data="data: {path: d, label: 3}"), "s.edgeqa.yaml: data.label: expected a column name (string), got 3"),
     (suite(data="data: {path: d, samples: 0}"), "s.edgeqa.yaml: data.samples: expected a positive integer, got 0"),
-    (suite(data="data: {path: d, columns: x}"), "s.edgeqa.yaml: data: unknown key 'columns' (expected: path, split, inputs, label, samples, preprocess)"),
-    (suite(data="data: {path: d, preprocess: mymodule}"), "s.edgeqa.yaml: data.preprocess: expected an import path 'package.module:function', got 'mymodule'"),
+    (
+        suite(data="data: {path: d, columns: x}"),
+        "s.edgeqa.yaml: data: unknown key 'columns' (expected: path, split, inputs, label, samples, preprocess)",
+    ),
+    (
+        suite(data="data: {path: d, preprocess: mymodule}"),
+        "s.edgeqa.yaml: data.preprocess: expected an import path 'package.module:function', got 'mymodule'",
+    ),
     (suite() + "devices: CPU\n", "s.edgeqa.yaml: devices: expected a non-empty list of device names, got 'CPU'"),
-    (suite() + "devices: [CPU, 'foo:bar']\n", "s.edgeqa.yaml: devices: 'foo:bar' is not a device: unknown runtime 'foo'"),
+    (
+        suite() + "devices: [CPU, 'foo:bar']\n",
+        "s.edgeqa.yaml: devices: 'foo:bar' is not a device: unknown runtime 'foo'",
+    ),
     (suite(checks=None), "s.edgeqa.yaml: checks: missing; a suite needs name, model and checks"),
-    (suite(checks="checks: {}"), "s.edgeqa.yaml: checks: expected at least one of accuracy, latency, parity, got a mapping"),
-    (suite(checks="checks: {speed: {p90_ms: 1}}"), "s.edgeqa.yaml: checks: unknown key 'speed' (expected: accuracy, latency, parity)"),
+    (
+        suite(checks="checks: {}"),
+        "s.edgeqa.yaml: checks: expected at least one of accuracy, latency, parity, got a mapping",
+    ),
+    (
+        suite(checks="checks: {speed: {p90_ms: 1}}"),
+        "s.edgeqa.yaml: checks: unknown key 'speed' (expected: accuracy, latency, parity)",
+    ),
     (suite(checks="checks: {accuracy: 0.01}"), "s.edgeqa.yaml: checks.accuracy: expected a mapping, got 0.01"),
-    (suite(checks="checks: {accuracy: {max_drop: -1}}"), "s.edgeqa.yaml: checks.accuracy: max_drop=-1; expected a number at least 0"),
-    (suite(checks="checks: {accuracy: {metric: accuracy}}"), "s.edgeqa.yaml: checks.accuracy: no budget: give max_drop, min_value, max_value, min_improvement or a preset"),
-    (suite(checks="checks: {latency: {p90: 1}}"), "s.edgeqa.yaml: checks.latency: unknown argument 'p90' (expected: p50_ms, p90_ms"),
-    (suite(checks="checks: {latency: {percentiles: {100: 2}}}"), "s.edgeqa.yaml: checks.latency: percentiles has 100; a percentile must be between 0 and 100 (exclusive)"),
-    (suite(checks="checks: {parity: {cosine: 2}}"), "s.edgeqa.yaml: checks.parity: cosine=2; expected a number between -1.0 and 1.0"),
-    (suite(checks="checks: {parity: {samples: -4}}"), "s.edgeqa.yaml: checks.parity.samples: expected a positive integer, got -4"),
-    (suite(model="model: {original: m.onnx}"), "s.edgeqa.yaml: model.optimized: missing; the accuracy check compares the optimized model with the original"),
+    (
+        suite(checks="checks: {accuracy: {max_drop: -1}}"),
+        "s.edgeqa.yaml: checks.accuracy: max_drop=-1; expected a number at least 0",
+    ),
+    (
+        suite(checks="checks: {accuracy: {metric: accuracy}}"),
+        "s.edgeqa.yaml: checks.accuracy: no budget: give max_drop, min_value, max_value, min_improvement or a preset",
+    ),
+    (
+        suite(checks="checks: {latency: {p90: 1}}"),
+        "s.edgeqa.yaml: checks.latency: unknown argument 'p90' (expected: p50_ms, p90_ms",
+    ),
+    (
+        suite(checks="checks: {latency: {percentiles: {100: 2}}}"),
+        "s.edgeqa.yaml: checks.latency: percentiles has 100; a percentile must be between 0 and 100 (exclusive)",
+    ),
+    (
+        suite(checks="checks: {parity: {cosine: 2}}"),
+        "s.edgeqa.yaml: checks.parity: cosine=2; expected a number between -1.0 and 1.0",
+    ),
+    (
+        suite(checks="checks: {parity: {samples: -4}}"),
+        "s.edgeqa.yaml: checks.parity.samples: expected a positive integer, got -4",
+    ),
+    (
+        suite(model="model: {original: m.onnx}"),
+        "s.edgeqa.yaml: model.optimized: missing; the accuracy check compares the optimized model with the original",
+    ),
 ]
 
 
