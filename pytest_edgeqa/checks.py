@@ -583,3 +583,26 @@ def run_latency_check(
     )
     judge(budget, result)
     return result
+
+
+def latency_schedule(settings: Any) -> Any:
+    """The session's latency schedule: command line > ini > defaults (a marker may override it)."""
+    from .latency import Schedule
+
+    given = dict(settings.latency_schedule)
+    return Schedule(**given, iterations_given="iterations" in given)
+
+
+def conclude_latency(settings: Any, result: Any) -> None:
+    """What a latency result does under --edge-latency: fail (enforce), warn, or (refused) always fail."""
+    __tracebackhide__ = True
+    import warnings
+
+    from .latency import LatencyFailed, LatencyWarning
+
+    if result.ok:
+        return
+    if settings.latency_mode == "warn" and not result.refused:
+        warnings.warn(LatencyWarning(result.render() + "\n(--edge-latency=warn: reported, not failed)"), stacklevel=3)
+        return
+    raise LatencyFailed(result.render())

@@ -37,6 +37,10 @@ class LatencyFailed(EdgeQAError):
     """A latency budget does not hold: the message is the full report."""
 
 
+class LatencyWarning(UserWarning):
+    """A latency budget that failed under --edge-latency=warn, or timing on a shared CPU."""
+
+
 def samples_needed(percentile: float) -> int:
     """Samples needed to judge a percentile: ``TAIL`` of them must lie beyond it (p99: 500)."""
     return math.ceil(TAIL / (1 - percentile / 100) - 1e-9)

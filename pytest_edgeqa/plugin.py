@@ -411,10 +411,6 @@ def accuracy_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> C
     return check
 
 
-class LatencyWarning(UserWarning):
-    """A latency budget that failed under --edge-latency=warn, or timing on a shared CPU."""
-
-
 @pytest.fixture
 def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Callable[..., Any]:
     """``latency_check(inputs=None, *, seed=0)``: time the marker's models and assert the ``latency``
@@ -426,8 +422,8 @@ def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Ca
         __tracebackhide__ = True
         import warnings
 
-        from .checks import run_latency_check
-        from .latency import LatencyFailed, Schedule, budget_from_marker
+        from .checks import conclude_latency, latency_schedule, run_latency_check
+        from .latency import LatencyWarning, budget_from_marker
 
         if settings.latency_mode == "off":
             pytest.skip("latency checks are off (--edge-latency=off)")
@@ -441,9 +437,7 @@ def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Ca
             )
         with _as_outcome():
             mark, models = _check_markers(request, "latency_check", "a latency", "latency(p90_ms=1.0)")
-            defaults = dict(settings.latency_schedule)
-            schedule = Schedule(**defaults, iterations_given="iterations" in defaults)
-            budget = budget_from_marker(mark.args, mark.kwargs, schedule)
+            budget = budget_from_marker(mark.args, mark.kwargs, latency_schedule(settings))
             result = run_latency_check(
                 session=session,
                 base_dir=request.path.parent,
@@ -454,13 +448,7 @@ def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Ca
                 seed=seed,
             )
             _record(request, "latency", result)
-            if not result.ok:
-                if settings.latency_mode == "warn" and not result.refused:
-                    warnings.warn(
-                        LatencyWarning(result.render() + "\n(--edge-latency=warn: reported, not failed)"), stacklevel=2
-                    )
-                    return result
-                raise LatencyFailed(result.render())
+            conclude_latency(settings, result)
             return result
         raise AssertionError("unreachable")
 

@@ -378,17 +378,13 @@ class SuiteItem(pytest.Item):
             if not result.ok:
                 raise AccuracyFailed(result.render())
         elif self.check == "latency":
-            import warnings
-
-            from .checks import run_latency_check
-            from .latency import LatencyFailed, Schedule
+            from .checks import conclude_latency, latency_schedule, run_latency_check
             from .latency import budget_from_marker as latency_budget
 
             settings = session.settings
             if settings.latency_mode == "off":
                 pytest.skip("latency checks are off (--edge-latency=off)")
-            defaults = dict(settings.latency_schedule)
-            budget = latency_budget((), opts, Schedule(**defaults, iterations_given="iterations" in defaults))
+            budget = latency_budget((), opts, latency_schedule(settings))
             result = run_latency_check(
                 session=session,
                 base_dir=base,
@@ -399,15 +395,7 @@ class SuiteItem(pytest.Item):
                 seed=0,
             )
             store_record(self, "latency", self.title, self.device.id, result)
-            if not result.ok:
-                if settings.latency_mode == "warn" and not result.refused:
-                    from .plugin import LatencyWarning
-
-                    warnings.warn(
-                        LatencyWarning(result.render() + "\n(--edge-latency=warn: reported, not failed)"), stacklevel=1
-                    )
-                    return
-                raise LatencyFailed(result.render())
+            conclude_latency(settings, result)
         else:
             from . import data as data_mod
             from .checks import run_golden
