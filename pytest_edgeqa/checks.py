@@ -606,3 +606,41 @@ def conclude_latency(settings: Any, result: Any) -> None:
         warnings.warn(LatencyWarning(result.render() + "\n(--edge-latency=warn: reported, not failed)"), stacklevel=3)
         return
     raise LatencyFailed(result.render())
+
+
+class ParityMismatch(AssertionError):
+    """parity_check found outputs that disagree; an AssertionError, so Hypothesis shrinks the input."""
+
+
+def run_parity(
+    *, session: Any, marker: Any, base_dir: Path, device: Any, parity_args: tuple[Any, Any], inputs: Any
+) -> Comparison:
+    """Optimized vs original, both live on ``device``, on ``inputs`` (no golden): property tests."""
+    __tracebackhide__ = True
+    from .parity import spec_from_marker
+
+    if marker.optimized is None:
+        raise EdgeQAError("parity_check: the edge_model marker has no 'optimized' model to compare with the original")
+    spec = spec_from_marker(*parity_args)
+    config = marker.config()
+    original = session.compile(
+        marker.original,
+        base_dir,
+        device,
+        config.with_(precision="reference"),
+        what=f"edge_model marker original={marker.original!r}",
+    )
+    optimized = session.compile(
+        marker.optimized, base_dir, device, config, what=f"edge_model marker optimized={marker.optimized!r}"
+    )
+    kind = kind_of(optimized.info.precision, session.weight_format(optimized))
+    result = compare(
+        optimized.infer(inputs),
+        original.infer(inputs),
+        spec,
+        kind,
+        f"optimized ({device.id}, {optimized.info.precision}) vs original ({original.info.precision})",
+    )
+    if not result.ok:
+        raise ParityMismatch("\n".join(render(result)))
+    return result

@@ -59,6 +59,10 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "parity_check" in metafunc.fixturenames and "edge_device" not in metafunc.fixturenames:
+        # parity_check is session-scoped (so @given tests may use it); the item still gets a device,
+        # through the fixture closure rather than the signature, which Hypothesis's health check reads.
+        metafunc.fixturenames.append("edge_device")
     if "edge_device" not in metafunc.fixturenames:
         return
     if any("edge_device" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize")):
@@ -227,8 +231,12 @@ def _owner(item: pytest.Item) -> str:
     return f"{base}[{params}]" if params else base
 
 
+CURRENT = pytest.StashKey[pytest.Item]()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.config.stash[CURRENT] = item
     from .suite import SuiteItem
 
     if "golden_check" in getattr(item, "fixturenames", ()):
@@ -561,3 +569,35 @@ class EdgeReport:
                 terminalreporter.write_line(line)
         for line in self.written:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def parity_check(pytestconfig: pytest.Config) -> Callable[..., Any]:
+    """``parity_check(inputs)``: the optimized model against the original, run live on this item's
+    device, under the ``parity`` marker's criteria (defaults by the model's kind). Session-scoped and
+    stateless, so it works inside ``@given`` tests without tripping Hypothesis's function-scoped-fixture
+    health check; a mismatch raises ``ParityMismatch`` (an AssertionError), which Hypothesis shrinks."""
+    session = pytestconfig.stash[SESSION]
+
+    def check(inputs: Any) -> Any:
+        __tracebackhide__ = True
+        from .checks import run_parity
+
+        item = pytestconfig.stash[CURRENT]
+        request = item._request  # type: ignore[attr-defined]  # the running item's own fixture request
+        mark = item.get_closest_marker("edge_model")
+        if mark is None:
+            raise ConfigError("parity_check needs an edge_model marker with original= and optimized=")
+        parity = item.get_closest_marker("parity")
+        with _as_outcome():  # configuration problems skip or fail the test; ParityMismatch is shrunk
+            return run_parity(
+                session=session,
+                marker=_models(request, mark),
+                base_dir=item.path.parent,
+                device=request.getfixturevalue("edge_device"),
+                parity_args=(parity.args, parity.kwargs) if parity is not None else ((), {}),
+                inputs=inputs,
+            )
+        raise AssertionError("unreachable")
+
+    return check

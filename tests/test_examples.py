@@ -23,7 +23,7 @@ def suites(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_example_suites_pass_on_cpu_with_both_runtimes(suites: pytest.Pytester) -> None:
     result = suites.runpytest("--edge-device=CPU,ort:cpu", "-rs")
     # OpenVINO IR cannot run on ONNX Runtime: those items are skipped, with the reason.
-    result.assert_outcomes(passed=25, skipped=17)
+    result.assert_outcomes(passed=27, skipped=19)
     result.stdout.fnmatch_lines(["*ONNX Runtime runs ONNX models only; digits_cnn_fp16.xml is OpenVINO IR*"])
     assert "unused golden" not in result.stdout.str()
 
@@ -31,7 +31,7 @@ def test_example_suites_pass_on_cpu_with_both_runtimes(suites: pytest.Pytester) 
 def test_missing_npu_skips_and_require_devices_fails(suites: pytest.Pytester) -> None:
     result = suites.runpytest("--edge-device=NPU", "-rs")
     assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(skipped=21)
+    result.assert_outcomes(skipped=23)
     result.stdout.fnmatch_lines(["SKIPPED [[]1[]] test_digits.py:*: NPU is not available: OpenVINO has: CPU"])
     strict = suites.runpytest("--edge-device=NPU", "--edge-require-devices")
     assert strict.ret == pytest.ExitCode.TESTS_FAILED

@@ -25,7 +25,9 @@ checks:
 """
 
 
-def test_a_valid_suite_runs_one_item_per_check_and_device(pytester: pytest.Pytester, models, example_data, monkeypatch) -> None:
+def test_a_valid_suite_runs_one_item_per_check_and_device(
+    pytester: pytest.Pytester, models, example_data, monkeypatch
+) -> None:
     monkeypatch.delenv("CI", raising=False)  # the golden is recorded here on purpose
     pytester.makefile(".edgeqa.yaml", diabetes=VALID)
     collected = pytester.runpytest("--collect-only", "-q", "--edge-device=CPU,ort:cpu")
