@@ -55,15 +55,11 @@ def run_golden(
 
     settings = session.settings
     config = marker.config()
-    what = f"edge_model marker original={marker.original!r}"
-    original_here = session.compile(marker.original, base_dir, device, config.with_(precision="reference"), what=what)
+    original_here = session.compile_marked(marker, "original", base_dir, device, config)
     if model is not None:
         candidate, role = model, "model"
     elif marker.optimized is not None:
-        candidate = session.compile(
-            marker.optimized, base_dir, device, config, what=f"edge_model marker optimized={marker.optimized!r}"
-        )
-        role = "optimized"
+        candidate, role = session.compile_marked(marker, "optimized", base_dir, device, config), "optimized"
     else:
         candidate, role = original_here, "original"
     reference = session.compile(
@@ -334,19 +330,11 @@ def run_accuracy_check(
     stat = resolve(budget.metric, "accuracy marker")
     higher = stat.higher_is_better if budget.higher_is_better is None else budget.higher_is_better
     throughput = marker.config().with_(hint="THROUGHPUT")
-    what_orig, what_opt = (
-        f"edge_model marker original={marker.original!r}",
-        f"edge_model marker optimized={marker.optimized!r}",
-    )
-    original = session.compile(
-        marker.original, base_dir, device, throughput.with_(precision="reference"), what=what_orig
-    )
+    original = session.compile_marked(marker, "original", base_dir, device, throughput)
     # Evaluation runs at a static batch, as benchmark_app does (see OpenVINOModel.infer_batched for why).
     throughput = throughput.with_(batch=batch_size_for(original, budget.batch_size, "the original"))
-    original = session.compile(
-        marker.original, base_dir, device, throughput.with_(precision="reference"), what=what_orig
-    )
-    optimized = session.compile(marker.optimized, base_dir, device, throughput, what=what_opt)
+    original = session.compile_marked(marker, "original", base_dir, device, throughput)
+    optimized = session.compile_marked(marker, "optimized", base_dir, device, throughput)
     mapping = inputs_map or {spec.name: spec.name for spec in original.inputs}
     unknown = sorted(set(mapping) - {s.name for s in original.inputs})
     if unknown:
@@ -502,17 +490,15 @@ def run_latency_check(
     from .latency import LatencyResult, Stats, interleave, judge, measure, ratio_interval, samples_needed
 
     config = marker.config().with_(hint=budget.hint, batch=budget.batch)
-    roles = {"optimized": marker.optimized} if marker.optimized is not None else {}
+    roles = ["optimized"] if marker.optimized is not None else []
     if marker.optimized is None or budget.relative:
-        roles["original"] = marker.original
+        roles.append("original")
     if budget.relative and marker.optimized is None:
         raise EdgeQAError(
             "latency marker: max_ratio/min_speedup compare with the optimized model, but the edge_model marker has none"
         )
-    models = {
-        role: session.compile(ref, base_dir, device, config, what=f"edge_model marker {role}={ref!r}")
-        for role, ref in roles.items()
-    }
+    # The original is timed as it ships without the optimization: at the device's default precision.
+    models = {role: session.compile_marked(marker, role, base_dir, device, config, reference=False) for role in roles}
     subject = "optimized" if "optimized" in models else "original"
     arrays, _ = data.model_inputs(inputs_source, models[subject].inputs, seed=seed, batch=budget.batch)
     prepared = {role: m.prepare(arrays) for role, m in models.items()}
@@ -521,7 +507,7 @@ def run_latency_check(
     timers = {}
     for role, model in models.items():
         info = model.info
-        model_file = session.store.model(roles[role], base_dir, role)
+        model_file = session.store.model(marker.original if role == "original" else marker.optimized, base_dir, role)
         setup[role] = {
             "device": info.device,
             "execution_devices": list(info.execution_devices),
@@ -623,16 +609,8 @@ def run_parity(
         raise EdgeQAError("parity_check: the edge_model marker has no 'optimized' model to compare with the original")
     spec = spec_from_marker(*parity_args)
     config = marker.config()
-    original = session.compile(
-        marker.original,
-        base_dir,
-        device,
-        config.with_(precision="reference"),
-        what=f"edge_model marker original={marker.original!r}",
-    )
-    optimized = session.compile(
-        marker.optimized, base_dir, device, config, what=f"edge_model marker optimized={marker.optimized!r}"
-    )
+    original = session.compile_marked(marker, "original", base_dir, device, config)
+    optimized = session.compile_marked(marker, "optimized", base_dir, device, config)
     kind = kind_of(optimized.info.precision, session.weight_format(optimized))
     result = compare(
         optimized.infer(inputs),

@@ -185,13 +185,9 @@ def _marked_model(request: pytest.FixtureRequest, device: DeviceSpec, role: str)
     session = request.config.stash[SESSION]
     with _as_outcome():
         marker = _models(request, mark)
-        ref = marker.original if role == "original" else marker.optimized
-        if ref is None:
+        if role == "optimized" and marker.optimized is None:
             raise ConfigError("edge_model marker: argument 'optimized' is not given, so there is no optimized_model")
-        config = marker.config()
-        if role == "original":
-            config = config.with_(precision="reference")
-        return session.compile(ref, request.path.parent, device, config, what=f"edge_model marker {role}={ref!r}")
+        return session.compile_marked(marker, role, request.path.parent, device, marker.config())
     raise AssertionError("unreachable")
 
 

@@ -94,6 +94,23 @@ class EdgeSession:
             self._memo[key] = compute()
         return self._memo[key]
 
+    def compile_marked(
+        self,
+        marker: Any,
+        role: str,
+        base_dir: Path,
+        device: DeviceSpec,
+        config: CompileConfig,
+        *,
+        reference: bool = True,
+    ) -> CompiledModel:
+        """The edge_model marker's ``role`` model ("original" or "optimized") for ``device``. The original
+        runs at its declared precision unless ``reference=False`` (as shipped, at the device default)."""
+        ref = marker.original if role == "original" else marker.optimized
+        if role == "original" and reference:
+            config = config.with_(precision="reference")
+        return self.compile(ref, base_dir, device, config, what=f"edge_model marker {role}={ref!r}")
+
     def optimized(self, spec: Any, original_ref: Any, base_dir: Path, calibration: Any, metric: Any = None) -> Path:
         """The optimized model a recipe makes from the original: from the cache, or built now."""
         from . import optimize

@@ -291,22 +291,19 @@ class SuiteItem(pytest.Item):
 
     @property
     def owner(self) -> str:
-        return f"{self.nodeid.rsplit('::', 1)[0]}::{self.check}"
+        """Whom a golden of this check belongs to: the suite and the check, not the device."""
+        return f"{self.title}::{self.check}"
 
     def setup(self) -> None:
         from .config import device_allowed
-        from .plugin import SESSION
+        from .plugin import SESSION, _gate
 
         session = self.config.stash[SESSION]
         if self.suite.devices is not None and not device_allowed(self.device, self.suite.devices):
             pytest.skip(
                 f"{self.device.id}: suite {self.suite.name!r} lists devices {', '.join(d.id for d in self.suite.devices)}"
             )
-        reason = session.unavailable(self.device)
-        if reason:
-            if session.settings.require_devices:
-                pytest.fail(f"--edge-require-devices: {reason}", pytrace=False)
-            pytest.skip(reason)
+        _gate(session, self.device)  # the same availability rule as the edge_device fixture
 
     def _marker(self, session: Any) -> ModelMarker:
         from . import optimize
