@@ -40,6 +40,10 @@ class AccuracyFailed(EdgeQAError):
     """The optimized model is outside its accuracy budget: the message is the full report."""
 
 
+class NonFinite(EdgeQAError):
+    """NaN or Inf where an evaluation needs numbers: in the data, or in what a model gave."""
+
+
 @dataclass(frozen=True)
 class Budget:
     metric: Any = "accuracy"
@@ -156,6 +160,67 @@ def outputs_of(
     seconds = time.perf_counter() - start
     timing = {"samples": n, "batch_size": size, "seconds": seconds, "samples_per_s": n / seconds if seconds else None}
     return results[output or model.outputs[0].name], timing
+
+
+def non_finite(array: Any) -> tuple[np.ndarray, str] | None:
+    """The rows (first axis) of a float array that hold NaN or Inf, and which of those they hold
+    ("NaN", "NaN and +Inf", ...); None when every value is finite or the array is not floating point."""
+    arr = np.asarray(array)
+    if arr.dtype.kind not in "fc" or arr.size == 0:
+        return None
+    finite = np.isfinite(arr)
+    if finite.all():
+        return None
+    rows = np.flatnonzero(~finite.reshape(len(arr), -1).all(axis=1)) if arr.ndim else np.array([0])
+    bad = arr[rows]
+    kinds = [k for k, found in (("NaN", np.isnan(bad)), ("+Inf", np.isposinf(bad)), ("-Inf", np.isneginf(bad))) if found.any()]
+    return rows, " and ".join(kinds)
+
+
+def rows_text(rows: np.ndarray, total: int, first: int = 5) -> str:
+    """'3 of 450 rows (rows 4, 17, 52)': the count, and the first few row indices."""
+    shown = ", ".join(str(int(r)) for r in rows[:first]) + (", ..." if len(rows) > first else "")
+    return f"{len(rows)} of {total} row{'s' if total != 1 else ''} (row{'s' if len(rows) != 1 else ''} {shown})"
+
+
+def require_finite_data(inputs: Mapping[str, np.ndarray], mapping: Mapping[str, str], label: str, refs: Any) -> None:
+    """Refuse data a metric cannot judge with: NaN/Inf in a model input's column or in the labels.
+    (Left alone, an engine may turn NaN into numbers: all-NaN images once scored "accuracy 0.10 -> 0.10".)"""
+    __tracebackhide__ = True
+    for name, values in inputs.items():
+        found = non_finite(values)
+        if found is not None:
+            column = mapping.get(name, name)
+            where = f"input {name!r}" + (f" (column {column!r})" if column != name else "")
+            raise NonFinite(
+                f"accuracy_check: {where} holds {found[1]} in {rows_text(found[0], len(values))}: a model "
+                f"cannot be judged on rows without numbers; drop or clean them first (e.g. preprocess=)"
+            )
+    found = non_finite(refs)
+    if found is not None:
+        raise NonFinite(
+            f"accuracy_check: label column {label!r} holds {found[1]} in {rows_text(found[0], len(refs))}: "
+            f"those rows cannot be scored; drop or clean them first (e.g. preprocess=)"
+        )
+
+
+def require_finite_outputs(outputs: np.ndarray, output: str, role: str, where: str, other: Any = None) -> None:
+    """Refuse model outputs with NaN/Inf: a metric cannot score them (and the bootstrap would have none
+    left). ``other``: the other model's outputs, to say whether it gives numbers on the same rows."""
+    __tracebackhide__ = True
+    found = non_finite(outputs)
+    if found is None:
+        return
+    rows, kinds = found
+    text = (
+        f"accuracy_check: the {role} model ({where}) gave {kinds} in output {output!r} for "
+        f"{rows_text(rows, len(outputs))}: a metric cannot score those rows"
+    )
+    if other is not None:
+        other_bad = non_finite(np.asarray(other)[rows])
+        if other_bad is None:
+            text += "; the original gives finite values for them, so the optimized model breaks there"
+    raise NonFinite(text)
 
 
 def per_sample(stat: Statistic, outputs: np.ndarray, references: np.ndarray) -> np.ndarray:

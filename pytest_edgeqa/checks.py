@@ -321,6 +321,8 @@ def run_accuracy_check(
         judge,
         outputs_of,
         per_sample,
+        require_finite_data,
+        require_finite_outputs,
         signed_drop,
     )
     from .metrics import ExternalStatistic, resolve
@@ -347,6 +349,7 @@ def run_accuracy_check(
     )
     inputs = {name: table[col] for name, col in mapping.items()}
     refs = table[label]
+    require_finite_data(inputs, mapping, label, refs)
 
     def evaluate(model: Any, role: str) -> tuple[np.ndarray, dict[str, Any]]:
         return outputs_of(model, inputs, budget.batch_size, budget.output, f"{role} on {device.id}")
@@ -364,7 +367,11 @@ def run_accuracy_check(
         budget.batch_size,
     )
     orig_out, orig_timing = session.memo(key, lambda: evaluate(original, "original"))
+    output = budget.output or original.outputs[0].name
+    require_finite_outputs(orig_out, output, "original", f"{device.id}, {original.info.precision}")
     opt_out, opt_timing = evaluate(optimized, "optimized")
+    output = budget.output or optimized.outputs[0].name
+    require_finite_outputs(opt_out, output, "optimized", f"{device.id}, {optimized.info.precision}", orig_out)
 
     if isinstance(stat, ExternalStatistic):
         p_orig, p_opt = stat.predictions(orig_out), stat.predictions(opt_out)

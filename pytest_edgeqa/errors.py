@@ -29,3 +29,12 @@ class FallbackError(EdgeQAError):
 
 class Unsupported(EdgeQAError):
     """A combination that cannot run by design (e.g. OpenVINO IR on ONNX Runtime): a skip, not a failure."""
+
+
+class NotHonoured(Unsupported):
+    """A model that compiled, but reads back other settings than asked (a precision the device cannot
+    run, fewer streams than asked): a skip, never a pass at settings nobody asked for."""
+
+
+class RequiredNotHonoured(EdgeQAError):
+    """``NotHonoured`` under --edge-require-devices: a failure."""

@@ -13,7 +13,7 @@ import pytest
 
 from .config import Settings
 from .devices import DeviceSpec, Inventory, Runtime, discover, fallback
-from .errors import DeviceUnavailable, FallbackError
+from .errors import DeviceUnavailable, FallbackError, NotHonoured, RequiredNotHonoured
 from .models import ModelStore
 
 T = TypeVar("T")
@@ -66,7 +66,9 @@ class EdgeSession:
     def compile(
         self, ref: str | os.PathLike[str], base_dir: Path, device: DeviceSpec, config: CompileConfig, what: str
     ) -> CompiledModel:
-        """Load ``ref`` and compile it for ``device`` (memoized); a silent fallback is an error."""
+        """Load ``ref`` and compile it for ``device`` (memoized); a silent fallback is an error, and so
+        is a setting the compiled model reads back different from the one asked (a skip, or a failure
+        under --edge-require-devices): nothing runs at a precision or setting nobody asked for."""
         self.require(device)
         if self.settings.require_devices:
             config = config.with_(strict_device=True)
@@ -77,6 +79,11 @@ class EdgeSession:
         problem = fallback(device, compiled.info.execution_devices, self.inventory(device.runtime))
         if problem:
             raise FallbackError(f"{what}: {model.name}: {problem}")
+        if compiled.info.not_honoured():
+            reason = f"{compiled.info.describe_not_honoured(config.precision == 'reference')}, for {what}"
+            if self.settings.require_devices:
+                raise RequiredNotHonoured(f"--edge-require-devices: {reason}")
+            raise NotHonoured(reason)
         return compiled
 
     def weight_format(self, model: CompiledModel) -> str | None:

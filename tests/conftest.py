@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 
@@ -29,6 +30,37 @@ SUITES = ROOT / "suites"
 
 # Anything that means the plugin crashed instead of reporting: never acceptable in a user's output.
 CRASH_MARKERS = ("INTERNALERROR", "Traceback (most recent call last)", "During handling of the above exception")
+
+
+@functools.cache
+def cpu_runs(precision: str) -> bool:
+    """Whether OpenVINO's CPU plugin runs ``precision`` when asked: a tiny model compiled with
+    INFERENCE_PRECISION_HINT=precision reads it back (bf16: natively with AMX/AVX512-BF16, emulated on
+    other AVX-512 CPUs; f32 on AVX2-only ones)."""
+    import openvino as ov
+
+    x = ov.opset13.parameter([1, 4], ov.Type.f32, name="x")
+    model = ov.Model([ov.opset13.relu(x)], [x], "probe")
+    wanted = getattr(ov.Type, precision)
+    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": wanted})
+    return compiled.get_property("INFERENCE_PRECISION_HINT") == wanted
+
+
+def supports_bf16() -> bool:
+    """Whether asking for bf16 on this CPU runs bf16 (cached)."""
+    return cpu_runs("bf16")
+
+
+def unhonoured_precision() -> str | None:
+    """A precision this CPU does not run when asked (f16 on most CPUs, bf16 on AVX2-only ones)."""
+    return next((p for p in ("f16", "bf16") if not cpu_runs(p)), None)
+
+
+BF16_REASON = "needs a CPU that runs bf16 when asked: OpenVINO reads back f32 here (no AVX-512, no AMX)"
+needs_bf16 = pytest.mark.skipif(not supports_bf16(), reason=BF16_REASON)
+needs_unhonoured = pytest.mark.skipif(
+    unhonoured_precision() is None, reason="this CPU runs both f16 and bf16 when asked: no precision to refuse"
+)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 import pytest
-from conftest import assert_clean
+from conftest import assert_clean, needs_bf16, supports_bf16
 from sklearn import metrics as skm
 
 from pytest_edgeqa import metrics
@@ -167,8 +167,12 @@ def test_lower_is_better_metric_on_the_regression_model(pytester: pytest.Pyteste
             accuracy_check("data/diabetes", label="target")
         """
     )
-    result = pytester.runpytest("--edge-device=CPU,ort:cpu")
-    result.assert_outcomes(passed=1, skipped=1, failed=2)
+    result = pytester.runpytest("--edge-device=CPU,ort:cpu", "-rs")
+    if supports_bf16():
+        result.assert_outcomes(passed=1, skipped=1, failed=2)
+    else:  # the bf16 item does not run at f32 and pass: it is skipped, saying why
+        result.assert_outcomes(skipped=2, failed=2)
+        result.stdout.fnmatch_lines(["SKIPPED * precision='bf16' asked, but CPU runs f32 (CPU capabilities: *; no BF16)*"])
     result.stdout.fnmatch_lines(
         ["accuracy FAILED: mae (lower is better) on 89 samples*", "  failed: max_value=40: optimized is 4*"]
     )
@@ -385,6 +389,7 @@ def test_throughput_path_matches_single_inference_call_after_call(device: str) -
     np.testing.assert_array_equal(images, before)  # the caller's data is never computed on in place
 
 
+@needs_bf16
 def test_precision_loss_is_not_blamed_on_the_optimization(pytester: pytest.Pytester, models, example_data) -> None:
     # The "optimized" model is the original itself at bf16, asked to be 1% better (it cannot be): the
     # message shows what the original scores at bf16, i.e. what precision alone does.
@@ -443,3 +448,97 @@ def test_datasets_from_every_local_format(tmp_path: Path) -> None:
     assert cols["y"].tolist() == [3.0, 7.0, 11.0]
     with pytest.raises(ConfigError, match="preprocess='nope:fn' cannot be imported"):
         data.table(ds, ["x"], preprocess="nope:fn")
+
+
+def unary_model(path: Path, *ops: str) -> None:
+    """A real ONNX regressor y = op_n(...op_1(x)) on x: float[n, 1], built with the onnx helper API."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes, prev = [], "x"
+    for i, op in enumerate(ops):
+        out = "y" if i == len(ops) - 1 else f"t{i}"
+        if op == "AddOne":
+            nodes.append(helper.make_node("Add", [prev, "one"], [out]))
+        else:
+            nodes.append(helper.make_node(op, [prev], [out]))
+        prev = out
+    graph = helper.make_graph(
+        nodes,
+        "unary",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 1])],
+        [helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), path)
+
+
+NAN_TESTS = """
+import numpy as np
+import pytest
+
+X = np.array([[1.0], [-1.0], [2.0], [0.0], [3.0], [-2.0], [4.0], [5.0]], np.float32)
+TARGET = np.log(np.abs(X[:, 0]) + 1).astype(np.float64)
+
+
+@pytest.mark.edge_model(original="safe_log.onnx", optimized="log.onnx")
+@pytest.mark.accuracy(metric="mse", max_drop=1.0)
+def test_optimized_gives_nan(accuracy_check):
+    accuracy_check({"x": X, "target": TARGET}, label="target")
+
+
+@pytest.mark.edge_model(original="log.onnx", optimized="safe_log.onnx")
+@pytest.mark.accuracy(metric="mse", max_drop=1.0)
+def test_original_gives_nan(accuracy_check):
+    accuracy_check({"x": X, "target": TARGET}, label="target")
+
+
+@pytest.mark.edge_model(original="relu_log.onnx", optimized="relu_log.onnx")
+@pytest.mark.accuracy(metric="mse", max_drop=1.0)
+def test_all_nan_inputs(accuracy_check):
+    accuracy_check({"x": np.full_like(X, np.nan), "target": TARGET}, label="target")
+
+
+@pytest.mark.edge_model(original="safe_log.onnx", optimized="safe_log.onnx")
+@pytest.mark.accuracy(metric="mse", max_drop=1.0)
+def test_some_inf_inputs(accuracy_check):
+    x = X.copy()
+    x[[2, 6]] = np.inf
+    accuracy_check({"x": x, "target": TARGET}, label="target")
+
+
+@pytest.mark.edge_model(original="safe_log.onnx", optimized="safe_log.onnx")
+@pytest.mark.accuracy(metric="mse", max_drop=1.0)
+def test_nan_labels(accuracy_check):
+    accuracy_check({"x": X, "target": np.where(X[:, 0] > 3, np.nan, TARGET)}, label="target")
+"""
+
+
+def test_nan_or_inf_in_outputs_or_data_is_a_clear_failure(pytester: pytest.Pytester) -> None:
+    # Before: NaN outputs ended in an IndexError from the bootstrap (ONNX Runtime), and all-NaN inputs
+    # passed as "accuracy 0.10 -> 0.10" (OpenVINO's ReLU turns NaN into 0).
+    unary_model(pytester.path / "log.onnx", "Log")  # NaN for x < 0, -Inf at 0
+    unary_model(pytester.path / "safe_log.onnx", "Abs", "AddOne", "Log")  # log(|x| + 1): finite
+    unary_model(pytester.path / "relu_log.onnx", "Relu", "AddOne", "Log")  # OpenVINO: finite even for NaN
+    pytester.makepyfile(test_nan=NAN_TESTS)
+    result = pytester.runpytest("--edge-device=CPU,ort:cpu", "-p", "no:randomly")
+    result.assert_outcomes(failed=10)
+    out = result.stdout.str()
+    for device in ("CPU", "ort:cpu"):
+        for message in (
+            f"accuracy_check: the optimized model ({device}, f32) gave NaN and -Inf in output 'y' for 3 of 8 rows "
+            "(rows 1, 3, 5): a metric cannot score those rows; the original gives finite values for them, so the "
+            "optimized model breaks there",
+            f"accuracy_check: the original model ({device}, f32) gave NaN and -Inf in output 'y' for 3 of 8 rows "
+            "(rows 1, 3, 5): a metric cannot score those rows",
+        ):
+            assert message in out, message
+    for message in (
+        "accuracy_check: input 'x' holds NaN in 8 of 8 rows (rows 0, 1, 2, 3, 4, ...): a model cannot be judged on "
+        "rows without numbers; drop or clean them first (e.g. preprocess=)",
+        "accuracy_check: input 'x' holds +Inf in 2 of 8 rows (rows 2, 6): a model cannot be judged",
+        "accuracy_check: label column 'target' holds NaN in 2 of 8 rows (rows 6, 7): those rows cannot be scored",
+    ):
+        assert out.count(message) >= 2, message  # on both devices
+    assert "IndexError" not in out and "PASS" not in out
+    assert_clean(result)

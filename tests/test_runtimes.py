@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
-from conftest import assert_clean
+from conftest import assert_clean, needs_unhonoured, supports_bf16, unhonoured_precision
+
+# What a CPU without bf16 says when asked for it (AVX2-only machines): the item is skipped, not run at f32.
+BF16_NOT_RUN = "SKIPPED * precision='bf16' asked, but CPU runs f32 (CPU capabilities: *; no BF16), for *"
 
 
 def test_onnx_and_ir_load_on_cpu_with_both_runtimes(pytester: pytest.Pytester, models) -> None:
@@ -72,8 +78,12 @@ def test_runtimes_agree_at_f32_and_record_precision(pytester: pytest.Pytester, m
             assert float(np.abs(f32.infer(x)["logits"] - bf16.infer(x)["logits"]).max()) > 1e-3
         """
     )
-    result = pytester.runpytest("-s")
-    result.assert_outcomes(passed=2)
+    result = pytester.runpytest("-s", "-rs")
+    if supports_bf16():
+        result.assert_outcomes(passed=2)
+    else:  # an AVX2-only CPU runs f32 when asked for bf16: that is a skip that says so, never a pass
+        result.assert_outcomes(passed=1, skipped=1)
+        result.stdout.fnmatch_lines([BF16_NOT_RUN])
     result.stdout.fnmatch_lines(["*max |OpenVINO - ONNX Runtime| = *e-0[5-9]"])
 
 
@@ -89,7 +99,7 @@ def test_original_at_reference_optimized_at_device_default(pytester: pytest.Pyte
             default = ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
             assert original_model.info.precision == "f32"
             assert optimized_model.info.precision == default
-            assert original_model.info.extra["properties"]["INFERENCE_PRECISION_HINT"] == "<Type: 'float32'>"
+            assert original_model.info.extra["properties"]["INFERENCE_PRECISION_HINT"] == "f32"
             assert "INFERENCE_PRECISION_HINT" not in optimized_model.info.extra["properties"]
 
         @pytest.mark.edge_model(original="models/digits_cnn.onnx", optimized="models/digits_cnn_fp16.xml", precision="bf16")
@@ -97,7 +107,83 @@ def test_original_at_reference_optimized_at_device_default(pytester: pytest.Pyte
             assert optimized_model.info.precision == "bf16"
         """
     )
-    pytester.runpytest("--strict-markers").assert_outcomes(passed=2)
+    result = pytester.runpytest("--strict-markers", "-rs")
+    if supports_bf16():
+        result.assert_outcomes(passed=2)
+    else:
+        result.assert_outcomes(passed=1, skipped=1)
+        result.stdout.fnmatch_lines([BF16_NOT_RUN])
+
+
+@needs_unhonoured
+def test_a_setting_the_device_does_not_honour_is_a_skip_not_a_pass(pytester: pytest.Pytester, models) -> None:
+    # Asked for a precision the CPU does not run (f16 on CPUs without AVX512-FP16/AMX, bf16 on AVX2-only
+    # ones), the model compiles and reads back f32: running it at f32 and passing would be a lie.
+    asked = unhonoured_precision()
+    streams = (os.cpu_count() or 1) + 1  # more streams than the CPU has cores: it grants fewer
+    pytester.makepyfile(
+        test_honoured=f"""
+        import pytest
+
+        def test_factory(edge_model):
+            edge_model("models/digits_cnn.onnx", precision="{asked}")
+
+        def test_reference_still_runs(edge_model):
+            assert edge_model("models/digits_cnn.onnx", reference=True).info.precision == "f32"
+
+        @pytest.mark.edge_model(original="models/digits_cnn.onnx", optimized="models/digits_cnn_int8.xml", precision="{asked}")
+        def test_marker(original_model, optimized_model):
+            pass
+
+        @pytest.mark.edge_model(original="models/digits_cnn.onnx", precision="{asked}")
+        def test_original_at_reference_is_unaffected(original_model):
+            assert original_model.info.precision == original_model.info.declared_precision == "f32"
+
+        def test_property(edge_model):
+            edge_model("models/digits_cnn.onnx", properties={{"INFERENCE_PRECISION_HINT": "{asked}"}})
+
+        def test_streams(edge_model):
+            edge_model("models/digits_cnn.onnx", streams={streams})
+
+        def test_onnxruntime(edge_model):
+            edge_model("models/digits_cnn.onnx", device="ort:cpu", precision="{asked}")
+        """
+    )
+    result = pytester.runpytest("-rs", "--edge-device=CPU", "-p", "no:randomly")
+    result.assert_outcomes(passed=2, skipped=5)
+    capability = {"f16": "FP16", "bf16": "BF16"}[asked]
+    result.stdout.fnmatch_lines(
+        [
+            f"SKIPPED * test_honoured.py:*: precision='{asked}' asked, but CPU runs f32 (CPU capabilities: *FP32*; "
+            f"no {capability}), for edge_model('models/digits_cnn.onnx')",
+            f"SKIPPED * precision='{asked}' asked, but CPU runs f32 (*), for edge_model marker optimized='models/digits_cnn_int8.xml'",
+            f"SKIPPED * INFERENCE_PRECISION_HINT='{asked}' asked, but CPU runs f32 (CPU capabilities: *; no {capability}), for *",
+            f"SKIPPED * streams={streams} asked, but CPU runs *, for edge_model('models/digits_cnn.onnx')",
+            f"SKIPPED * precision='{asked}' asked, but ort:cpu runs f32 (ONNX Runtime computes in the model's own types), for *",
+        ]
+    )
+    # Under --edge-require-devices a setting the device does not honour fails the item instead.
+    strict = pytester.runpytest("--edge-device=CPU", "--edge-require-devices", "-k", "factory or marker")
+    strict.assert_outcomes(failed=1, errors=1)  # the marker's model is compiled in the fixture: an error
+    strict.stdout.fnmatch_lines([f"*--edge-require-devices: precision='{asked}' asked, but CPU runs f32 (*"])
+    assert_clean(strict)
+
+
+def test_compile_settings_in_run_info_are_plain_names(pytester: pytest.Pytester, models) -> None:
+    # JSON reports carry RunInfo: OpenVINO Type objects used to leak into it as "<Type: 'float32'>".
+    pytester.makepyfile(
+        test_names="""
+        import json
+
+        def test_names(edge_model):
+            m = edge_model("models/digits_cnn.onnx", reference=True)
+            text = json.dumps(m.info.to_dict())
+            assert "<Type" not in text and "PerformanceMode" not in text, text
+            assert m.info.asked["precision"] == m.info.granted["precision"] == "f32"
+            assert m.info.granted["hint"] == "LATENCY" and "FP32" in m.info.capabilities["CPU"]
+        """
+    )
+    pytester.runpytest("--edge-device=CPU,AUTO").assert_outcomes(passed=2)
 
 
 def test_compiled_models_are_memoized_and_cached_on_disk(pytester: pytest.Pytester, models) -> None:
@@ -111,7 +197,7 @@ def test_compiled_models_are_memoized_and_cached_on_disk(pytester: pytest.Pytest
         def test_same_object(original_model, edge_model, n):
             seen.append(original_model)
             assert edge_model("models/digits_cnn.onnx", reference=True) is original_model
-            assert edge_model("models/digits_cnn.onnx", precision="bf16") is not original_model
+            assert edge_model("models/digits_cnn.onnx", precision="f32") is not original_model
             assert all(m is seen[0] for m in seen)
 
         def test_cache(original_model, request):

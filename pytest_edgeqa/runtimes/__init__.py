@@ -72,17 +72,80 @@ class RunInfo:
     compile_s: float
     loaded_from_cache: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Compile settings asked for (precision, hint, streams, threads, explicit properties) and what the
+    # compiled model reads back for them, as canonical strings ("f32", "LATENCY", "2", "true"); a key
+    # the runtime does not report is absent from ``granted``.
+    asked: dict[str, str] = field(default_factory=dict)
+    granted: dict[str, str] = field(default_factory=dict)
+    capabilities: dict[str, list[str]] = field(default_factory=dict)  # device -> what it says it can do
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["execution_devices"] = list(self.execution_devices)
         return d
 
+    def not_honoured(self) -> list[tuple[str, str, str]]:
+        """(setting, asked, in force) for each compile setting that reads back different from the one asked."""
+        return [
+            (key, value, self.granted[key])
+            for key, value in self.asked.items()
+            if key in self.granted and canonical(value).casefold() != canonical(self.granted[key]).casefold()
+        ]
+
+    def describe_not_honoured(self, reference: bool = False) -> str:
+        """The settings not honoured, in words: what was asked, what the device runs, and (for a
+        precision) what the device says it can do. ``reference``: the precision asked was the model's
+        declared one."""
+        where = self.device if self.runtime == "onnxruntime" else ", ".join(self.execution_devices) or self.device
+        parts = []
+        for key, asked, got in self.not_honoured():
+            shown = asked if asked.isdigit() else repr(asked)
+            note = " (the model's declared precision)" if reference and key == "precision" else ""
+            text = f"{key}={shown} asked{note}, but {where} runs {got}"
+            if key in ("precision", "INFERENCE_PRECISION_HINT"):
+                text += f" ({self._precision_capabilities(canonical(asked))})"
+            parts.append(text)
+        return "; ".join(parts)
+
+    def _precision_capabilities(self, asked: str) -> str:
+        if self.runtime == "onnxruntime":
+            return "ONNX Runtime computes in the model's own types"
+        if not self.capabilities:
+            return "the device reports no capabilities"
+        wanted = {"f32": "FP32", "f16": "FP16", "bf16": "BF16"}.get(asked.lower(), asked.upper())
+        text = "; ".join(f"{dev} capabilities: {', '.join(caps)}" for dev, caps in self.capabilities.items())
+        return text if any(wanted in caps for caps in self.capabilities.values()) else f"{text}; no {wanted}"
+
     def summary(self) -> str:
         return (
             f"{self.device} [{self.runtime} {self.runtime_version}] on {', '.join(self.execution_devices)} "
             f"at {self.precision} (declared {self.declared_precision})"
         )
+
+
+_ALIASES = {
+    "fp32": "f32",
+    "float32": "f32",
+    "fp16": "f16",
+    "float16": "f16",
+    "bfloat16": "bf16",
+    "yes": "true",
+    "no": "false",
+}
+
+
+def canonical(value: Any) -> str:
+    """One spelling for a setting's value, whatever type or spelling a runtime or a user gives it:
+    OpenVINO's Type -> "f32"/"bf16", enums -> their name, booleans and YES/NO -> "true"/"false"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    name = getattr(value, "get_type_name", None)  # openvino.Type
+    if callable(name):
+        return str(name())
+    if not isinstance(value, (str, int, float)) and isinstance(getattr(value, "name", None), str):
+        value = value.name  # pybind11 enums (PerformanceMode.LATENCY -> "LATENCY")
+    text = str(value).strip()
+    return _ALIASES.get(text.lower(), text)
 
 
 def declared_precision(specs: tuple[TensorSpec, ...]) -> str:

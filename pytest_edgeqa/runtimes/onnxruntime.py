@@ -74,6 +74,15 @@ class ORTModel(CompiledModel):
         return once
 
 
+def _provider_precision(session: ort.InferenceSession, provider: str, declared: str) -> str:
+    """The precision the session computes at: the model's own, except where the OpenVINO provider
+    was given one (FP32, FP16, or ACCURACY: the model's own)."""
+    if provider != "OpenVINOExecutionProvider":
+        return declared
+    asked = str(session.get_provider_options().get(provider, {}).get("precision", "")).upper()
+    return {"FP32": "f32", "FP16": "f16", "BF16": "bf16"}.get(asked, declared)
+
+
 class ORTEngine:
     name: ClassVar[Runtime] = ONNXRUNTIME
 
@@ -119,19 +128,34 @@ class ORTEngine:
         execution = tuple(session.get_providers())
         specs = _specs(session.get_outputs()) + _specs(session.get_inputs())
         declared = declared_precision(specs)
+        threads = session.get_session_options().intra_op_num_threads
+        precision = _provider_precision(session, execution[0], declared)
+        # What was asked, and what the session reads back: ONNX Runtime has no performance hint to ask
+        # for, runs one stream per session, and computes in the model's own types (only its OpenVINO
+        # provider takes a precision).
+        asked: dict[str, str] = {}
+        granted: dict[str, str] = {"precision": precision, "streams": "1"}
+        if config.precision is not None:
+            asked["precision"] = declared if config.precision == REFERENCE else config.precision
+        if config.streams:
+            asked["streams"] = str(config.streams)
+        if config.threads:
+            asked["threads"] = str(config.threads)
+            granted["threads"] = str(threads)
         info = RunInfo(
             runtime=ONNXRUNTIME,
             runtime_version=self.version(),
             device=device.id,
             device_full_name=cpu_name() if execution[:1] == (CPU_EP,) else execution[0],
             execution_devices=execution,
-            # ONNX Runtime computes in the model's own types; only the OpenVINO EP takes a precision.
-            precision=declared,
+            precision=precision,
             declared_precision=declared,
             hint=config.hint,
             model=str(model.path),
             model_sha256=model.sha256,
             compile_s=sw.seconds,
-            extra={"threads": session.get_session_options().intra_op_num_threads or "default", "streams": 1},
+            asked=asked,
+            granted=granted,
+            extra={"threads": threads or "default", "streams": 1},
         )
         return ORTModel(session, info)

@@ -17,6 +17,7 @@ from . import (
     RunInfo,
     Stopwatch,
     TensorSpec,
+    canonical,
     declared_precision,
     first_line,
 )
@@ -74,8 +75,33 @@ def _int_or_str(value: Any) -> int | str:
         return str(value)
 
 
-def _type_name(value: Any) -> str:
-    return value.get_type_name() if isinstance(value, ov.Type) else str(value)
+def _plain(value: Any) -> Any:
+    """A property value as JSON-friendly data: OpenVINO Types and enums as their names ("f32")."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return canonical(value)
+
+
+def _read_back(compiled: ov.CompiledModel, supported: Any, key: str) -> str | None:
+    """What the compiled model reports for ``key``: its own property, else (AUTO, HETERO) the value of
+    each device it compiled for ("CPU:f32, GPU:f16" when they differ); None when nobody reports it."""
+
+    def scalar(value: Any) -> str | None:
+        if isinstance(value, (dict, list, tuple, set)):
+            return None  # a structured value: not a setting to compare
+        return canonical(value)
+
+    if key in supported:
+        return scalar(compiled.get_property(key))
+    if "DEVICE_PROPERTIES" in supported:
+        found = {
+            d: v for d, p in compiled.get_property("DEVICE_PROPERTIES").items() if key in p and (v := scalar(p[key]))
+        }
+        if len(set(found.values())) == 1:
+            return next(iter(found.values()))
+        if found:
+            return ", ".join(f"{d}:{v}" for d, v in sorted(found.items()))
+    return None
 
 
 class OpenVINOModel(CompiledModel):
@@ -203,7 +229,7 @@ class OpenVINOEngine:
 
     def _device_properties(self, device: str, precision: str | None, config: CompileConfig) -> dict[str, Any]:
         props: dict[str, Any] = {}
-        if precision is not None:
+        if precision is not None and precision in _PRECISION_TYPES:  # f64 and the like: nothing to ask
             if self._supports(device, "INFERENCE_PRECISION_HINT"):
                 props["INFERENCE_PRECISION_HINT"] = _PRECISION_TYPES[precision]
             elif precision == "f32" and self._supports(device, "EXECUTION_MODE_HINT"):
@@ -230,20 +256,43 @@ class OpenVINOEngine:
         props.update(dict(config.properties))
         return props
 
-    def _precision_in_force(self, compiled: ov.CompiledModel, device: DeviceSpec) -> str:
+    def _precision_in_force(self, compiled: ov.CompiledModel) -> str:
+        found = _read_back(compiled, compiled.get_property("SUPPORTED_PROPERTIES"), "INFERENCE_PRECISION_HINT")
+        return found if found and found != "dynamic" else "unknown"
+
+    def _settings(
+        self, compiled: ov.CompiledModel, config: CompileConfig, precision: str | None
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """The compile settings asked for, and what the compiled model reads back for each."""
+        asked: dict[str, str] = {"hint": config.hint}
+        if precision is not None:
+            asked["precision"] = precision
+        if config.streams:
+            asked["streams"] = str(config.streams)
+        if config.threads:
+            asked["threads"] = str(config.threads)
+        asked.update({key: canonical(value) for key, value in config.properties})
         supported = compiled.get_property("SUPPORTED_PROPERTIES")
-        if "INFERENCE_PRECISION_HINT" in supported:
-            return _type_name(compiled.get_property("INFERENCE_PRECISION_HINT"))
-        if "DEVICE_PROPERTIES" in supported:
-            per = compiled.get_property("DEVICE_PROPERTIES")
-            found = {
-                d: _type_name(p["INFERENCE_PRECISION_HINT"]) for d, p in per.items() if "INFERENCE_PRECISION_HINT" in p
-            }
-            if len(set(found.values())) == 1:
-                return next(iter(found.values()))
-            if found:
-                return ", ".join(f"{d}:{p}" for d, p in sorted(found.items()))
-        return "unknown"
+        names = {"hint": "PERFORMANCE_HINT", "streams": "NUM_STREAMS", "threads": "INFERENCE_NUM_THREADS"}
+        granted: dict[str, str] = {}
+        for key in asked:
+            if key == "precision":
+                value = self._precision_in_force(compiled)
+                found = None if value == "unknown" else value
+            else:
+                found = _read_back(compiled, supported, names.get(key, key))
+            if found is not None:
+                granted[key] = found
+        return asked, granted
+
+    def _capabilities(self, devices: tuple[str, ...]) -> dict[str, list[str]]:
+        found = {}
+        for d in devices:
+            try:
+                found[d] = [str(c) for c in self.core.get_property(d, "OPTIMIZATION_CAPABILITIES")]
+            except RuntimeError:
+                pass
+        return found
 
     def _full_name(self, devices: tuple[str, ...]) -> str:
         names = []
@@ -298,13 +347,14 @@ class OpenVINOEngine:
                 ) from None
         execution = tuple(compiled.get_property("EXECUTION_DEVICES"))
         supported = compiled.get_property("SUPPORTED_PROPERTIES")
+        asked, granted = self._settings(compiled, config, declared if config.precision == REFERENCE else config.precision)
         info = RunInfo(
             runtime=OPENVINO,
             runtime_version=self.version(),
             device=device.id,
             device_full_name=self._full_name(execution),
             execution_devices=execution,
-            precision=self._precision_in_force(compiled, device),
+            precision=self._precision_in_force(compiled),
             declared_precision=declared,
             hint=config.hint,
             model=str(model.path),
@@ -313,8 +363,11 @@ class OpenVINOEngine:
             loaded_from_cache=bool(compiled.get_property("LOADED_FROM_CACHE"))
             if "LOADED_FROM_CACHE" in supported
             else None,
+            asked=asked,
+            granted=granted,
+            capabilities=self._capabilities(execution),
             extra={
-                "properties": {k: str(v) for k, v in props.items()},
+                "properties": {k: _plain(v) for k, v in props.items()},
                 **{
                     key: _int_or_str(compiled.get_property(prop))
                     for key, prop in (("streams", "NUM_STREAMS"), ("threads", "INFERENCE_NUM_THREADS"))
