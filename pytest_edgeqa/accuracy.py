@@ -173,7 +173,11 @@ def non_finite(array: Any) -> tuple[np.ndarray, str] | None:
         return None
     rows = np.flatnonzero(~finite.reshape(len(arr), -1).all(axis=1)) if arr.ndim else np.array([0])
     bad = arr[rows]
-    kinds = [k for k, found in (("NaN", np.isnan(bad)), ("+Inf", np.isposinf(bad)), ("-Inf", np.isneginf(bad))) if found.any()]
+    kinds = [
+        k
+        for k, found in (("NaN", np.isnan(bad)), ("+Inf", np.isposinf(bad)), ("-Inf", np.isneginf(bad)))
+        if found.any()
+    ]
     return rows, " and ".join(kinds)
 
 

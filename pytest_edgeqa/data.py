@@ -22,6 +22,20 @@ def load(path: str | os.PathLike[str], split: str = "test", base_dir: Path | Non
 
     local = Path(path) if base_dir is None or Path(path).is_absolute() else base_dir / path
     source = str(local) if local.exists() else os.fspath(path)
+    # datasets draws progress bars on stderr while it prepares a file; in a test run they only clutter
+    # the captured output of a failing test. Off while we load, as they were afterwards.
+    bars_were_on = not datasets.utils.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        return _load(local, source, path, split)
+    finally:
+        if bars_were_on:
+            datasets.enable_progress_bars()
+
+
+def _load(local: Path, source: str, path: str | os.PathLike[str], split: str) -> datasets.Dataset:
+    import datasets
+
     try:
         if local.is_dir() and ((local / "dataset_dict.json").exists() or (local / "dataset_info.json").exists()):
             loaded = datasets.load_from_disk(str(local))  # save_to_disk output

@@ -172,7 +172,9 @@ def test_lower_is_better_metric_on_the_regression_model(pytester: pytest.Pyteste
         result.assert_outcomes(passed=1, skipped=1, failed=2)
     else:  # the bf16 item does not run at f32 and pass: it is skipped, saying why
         result.assert_outcomes(skipped=2, failed=2)
-        result.stdout.fnmatch_lines(["SKIPPED * precision='bf16' asked, but CPU runs f32 (CPU capabilities: *; no BF16)*"])
+        result.stdout.fnmatch_lines(
+            ["SKIPPED * precision='bf16' asked, but CPU runs f32 (CPU capabilities: *; no BF16)*"]
+        )
     result.stdout.fnmatch_lines(
         ["accuracy FAILED: mae (lower is better) on 89 samples*", "  failed: max_value=40: optimized is 4*"]
     )
@@ -542,3 +544,30 @@ def test_nan_or_inf_in_outputs_or_data_is_a_clear_failure(pytester: pytest.Pytes
         assert out.count(message) >= 2, message  # on both devices
     assert "IndexError" not in out and "PASS" not in out
     assert_clean(result)
+
+
+def test_no_datasets_progress_bars_in_captured_output(pytester: pytest.Pytester, models) -> None:
+    # A fresh file makes datasets prepare it (and draw "Generating test split" bars on stderr), which a
+    # failing test's captured output used to show.
+    import datasets
+
+    x = np.random.default_rng(0).normal(size=(20, 10)).astype(np.float32)
+    datasets.Dataset.from_dict({"features": x.tolist(), "target": np.arange(20.0)}).to_parquet(
+        str(pytester.path / f"fresh-{pytester.path.name}.parquet")
+    )
+    pytester.makepyfile(
+        test_bars=f"""
+        import pytest
+
+        @pytest.mark.edge_model(original="models/diabetes_mlp.onnx", optimized="models/diabetes_mlp.onnx")
+        @pytest.mark.accuracy(metric="mse", max_value=0.001)
+        def test_fails(accuracy_check):
+            accuracy_check("fresh-{pytester.path.name}.parquet", label="target")
+        """
+    )
+    result = pytester.runpytest("--edge-device=CPU")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["accuracy FAILED: mse (lower is better) on 20 samples*"])
+    out = result.stdout.str() + result.stderr.str()
+    assert "Generating test split" not in out and "it/s]" not in out and " examples/s]" not in out, out
+    assert not datasets.utils.are_progress_bars_disabled()  # the user's own setting is left as it was

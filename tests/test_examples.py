@@ -48,3 +48,21 @@ def test_missing_npu_skips_and_require_devices_fails(suites: pytest.Pytester) ->
     assert strict.ret == pytest.ExitCode.TESTS_FAILED
     strict.stdout.fnmatch_lines(["*--edge-require-devices: NPU is not available: OpenVINO has: CPU*"])
     assert_clean(strict)
+
+
+def test_the_readme_first_test_runs_as_written(pytester: pytest.Pytester, models, example_data) -> None:
+    # The README's first example used a `digits` fixture the plugin does not have: it must run as pasted.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## A first test", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    pytester.makepyfile(test_fp16=code)
+    result = pytester.runpytest("--edge-device=CPU,ort:cpu", "-rs", "-v")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_fp16_keeps_predictions[[]CPU[]] PASSED*",
+            "SKIPPED * ONNX Runtime runs ONNX models only; digits_cnn_fp16.xml is OpenVINO IR*",
+        ]
+    )
+    assert "ONNX Runtime runs ONNX\nmodels only; digits_cnn_fp16.xml is OpenVINO IR" in section
+    assert_clean(result)

@@ -215,6 +215,62 @@ def test_clear_errors(env: pytest.Pytester) -> None:
     assert_clean(result)
 
 
+def test_nncf_options_without_a_recipe_option_pass_through_advanced(env: pytest.Pytester) -> None:
+    # NNCF's error suggests `group_size_fallback_mode`, which no recipe option sets: `advanced` carries it
+    # (and any other parameter of the NNCF call or field of its advanced-parameters dataclass) to NNCF.
+    env.makepyfile(
+        test_advanced="""
+        import pytest
+
+        INT4 = {"recipe": "nncf-weights-int4", "group_size": 48}
+
+        @pytest.mark.edge_model(original="models/charlm.onnx", optimized=INT4)
+        def test_suggested(optimized_model):
+            pass
+
+        @pytest.mark.edge_model(original="models/charlm.onnx", optimized={**INT4, "advanced": {"group_size_fallback_mode": "adjust", "backup_mode": "int8_sym"}})
+        def test_adjusted(optimized_model):
+            assert optimized_model.info.extra["optimization"]["options"]["advanced"]["group_size_fallback_mode"] == "adjust"
+
+        @pytest.mark.edge_model(original="models/digits_cnn.onnx", optimized={"recipe": "nncf-int8", "calibration": "digits_train", "samples": 50, "advanced": {"disable_bias_correction": True, "target_device": "cpu"}})
+        def test_quantize(optimized_model):
+            assert optimized_model.info.extra["optimization"]["options"]["advanced"] == {"disable_bias_correction": True, "target_device": "cpu"}
+
+        @pytest.mark.edge_model(original="models/charlm.onnx", optimized={**INT4, "advanced": {"group_size_fallbak_mode": "adjust"}})
+        def test_typo(optimized_model):
+            pass
+
+        @pytest.mark.edge_model(original="models/charlm.onnx", optimized={**INT4, "advanced": {"group_size_fallback_mode": "sometimes"}})
+        def test_bad_value(optimized_model):
+            pass
+
+        @pytest.mark.edge_model(original="models/charlm.onnx", optimized={**INT4, "advanced": {"ratio": 0.5}})
+        def test_recipe_option(optimized_model):
+            pass
+
+        @pytest.mark.edge_model(original="models/charlm.onnx", optimized={**INT4, "advanced": ["group_size_fallback_mode"]})
+        def test_not_a_mapping(optimized_model):
+            pass
+        """
+    )
+    result = env.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2, errors=5)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*nncf.compress_weights failed on charlm.onnx: InvalidGroupSizeError: Failed to apply group-wise quantization "
+            "with group size value 48.*consider setting `group_size_fallback_mode` to IGNORE or ADJUST*",
+            "(the recipe passes NNCF options through its advanced= mapping: advanced={'group_size_fallback_mode': ...})",
+            "*recipe 'nncf-weights-int4': advanced: nncf.compress_weights has no parameter 'group_size_fallbak_mode' "
+            "(it takes: *group_size_fallback_mode*)",
+            "*recipe 'nncf-weights-int4': advanced: group_size_fallback_mode='sometimes'; expected one of 'error', "
+            "'ignore', 'adjust'",
+            "*recipe 'nncf-weights-int4': advanced: 'ratio' is set by the recipe itself (from its own options); use those instead",
+            "*recipe 'nncf-weights-int4': advanced=[[]'group_size_fallback_mode'[]]; expected dict",
+        ]
+    )
+    assert_clean(result)
+
+
 def test_a_conftest_registers_its_own_recipe(env: pytest.Pytester) -> None:
     env.makeconftest(
         CONFTEST
@@ -246,4 +302,11 @@ def test_option_validation_is_unit_testable() -> None:
     with pytest.raises(ConfigError, match="recipe 'nncf-int8': preset='fast'; expected one of 'performance', 'mixed'"):
         optimize.parse_spec({"recipe": "nncf-int8", "calibration": "x", "preset": "fast"}, "test")
     spec = optimize.parse_spec({"recipe": "nncf-weights-int4", "ratio": 1}, "test")
-    assert spec.options == {"mode": "sym", "group_size": 128, "ratio": 1.0, "all_layers": False, "ignored_scope": None}
+    assert spec.options == {
+        "mode": "sym",
+        "group_size": 128,
+        "ratio": 1.0,
+        "all_layers": False,
+        "ignored_scope": None,
+        "advanced": None,
+    }

@@ -4,6 +4,8 @@ compression, OpenVINO FP16, ONNX Runtime dynamic and static quantization."""
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +18,14 @@ _SCOPE = Option(
 _SAMPLES = Option(int, 300)
 _PRESET = Option(("performance", "mixed"), "performance")
 _MODEL_TYPE = Option((None, "transformer"), None)
+# NNCF's own options that a recipe has no option for: keyword arguments of the NNCF call, or fields of its
+# advanced-parameters dataclass (e.g. {"group_size_fallback_mode": "adjust"}); enum values by name.
+_ADVANCED = Option(
+    dict,
+    None,
+    lambda v: all(isinstance(k, str) for k in v),
+    "a mapping of NNCF parameter names to values, e.g. {'group_size_fallback_mode': 'adjust'}",
+)
 
 
 def _read(ctx: Context) -> Any:
@@ -44,8 +54,10 @@ def _nncf_common(ctx: Context) -> dict[str, Any]:
     }
 
 
-def _guard(ctx: Context, what: str) -> Any:
-    """Turn a library's exception into a RecipeError that names the recipe and the model."""
+def _guard(ctx: Context, what: str, advanced: set[str] | frozenset[str] = frozenset()) -> Any:
+    """Turn a library's exception into a RecipeError that names the recipe and the model. Where the
+    library suggests one of its own options (``advanced``: those the recipe's ``advanced=`` takes), say
+    how to pass it."""
 
     class Guard:
         def __enter__(self) -> None:
@@ -53,12 +65,100 @@ def _guard(ctx: Context, what: str) -> Any:
 
         def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
             if exc is not None and not isinstance(exc, RecipeError) and isinstance(exc, Exception):
-                raise RecipeError(
-                    f"{what} failed on {ctx.original.name}: {type(exc).__name__}: {first_line(exc)}"
-                ) from None
+                message = f"{what} failed on {ctx.original.name}: {type(exc).__name__}: {first_line(exc)}"
+                named = [n for n in dict.fromkeys(re.findall(r"`(\w+)`", str(exc))) if n in advanced]
+                if named:
+                    message += (
+                        f"\n(the recipe passes NNCF options through its advanced= mapping: "
+                        f"advanced={{{', '.join(f'{n!r}: ...' for n in named)}}})"
+                    )
+                raise RecipeError(message) from None
             return False
 
     return Guard()
+
+
+def _convert(kind: Any, value: Any, where: str) -> Any:
+    """``value`` as NNCF expects it for a parameter of type ``kind``: an enum member from its name or
+    value (case-insensitive), a dataclass from a mapping of its fields; anything else as given."""
+    import dataclasses
+    import enum
+    import types
+    import typing
+
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        options = [k for k in typing.get_args(kind) if k is not type(None)]
+        if value is None:
+            return None
+        enums = [k for k in options if isinstance(k, type) and issubclass(k, enum.Enum)]
+        for k in enums + [k for k in options if k not in enums]:
+            try:
+                return _convert(k, value, where)
+            except RecipeError:
+                continue
+        return value
+    if isinstance(kind, type) and issubclass(kind, enum.Enum) and not isinstance(value, kind):
+        for member in kind:
+            if str(value).lower() in (member.name.lower(), str(member.value).lower()):
+                return member
+        choices = ", ".join(repr(str(m.value).lower()) for m in kind)
+        raise RecipeError(f"{where}={value!r}; expected one of {choices}")
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type) and isinstance(value, Mapping):
+        hints = typing.get_type_hints(kind)
+        names = {f.name for f in dataclasses.fields(kind)}
+        unknown = sorted(set(value) - names)
+        if unknown:
+            raise RecipeError(f"{where}: {kind.__name__} has no field {', '.join(map(repr, unknown))}")
+        return kind(**{k: _convert(hints.get(k), v, f"{where}.{k}") for k, v in value.items()})
+    return value
+
+
+def _advanced_names(fn: Callable[..., Any], classes: Mapping[str, type]) -> set[str]:
+    """What ``advanced=`` may name for ``fn``: its keyword-only parameters and its advanced dataclasses' fields."""
+    import dataclasses
+    import inspect
+
+    names = {n for n, p in inspect.signature(fn).parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    for cls in classes.values():
+        names |= {f.name for f in dataclasses.fields(cls)}
+    return names - set(classes)
+
+
+def _with_advanced(
+    ctx: Context, recipe_name: str, fn: Callable[..., Any], classes: Mapping[str, type], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """``kwargs`` for ``fn`` plus what the recipe's ``advanced`` mapping asks: keyword arguments of ``fn``
+    that the recipe does not set itself, and fields of NNCF's advanced-parameters dataclasses
+    (``classes``: argument name -> dataclass), converted to NNCF's types."""
+    import dataclasses
+    import inspect
+    import typing
+
+    given = dict(ctx.options.get("advanced") or {})
+    if not given:
+        return kwargs
+    where = f"recipe {recipe_name!r}: advanced"
+    params = inspect.signature(fn).parameters
+    hints = typing.get_type_hints(fn)
+    fields: dict[str, dict[str, Any]] = {arg: {} for arg in classes}
+    out = dict(kwargs)
+    for key, value in given.items():
+        if key in kwargs or key in classes:
+            raise RecipeError(f"{where}: {key!r} is set by the recipe itself (from its own options); use those instead")
+        if key in params and params[key].kind is inspect.Parameter.KEYWORD_ONLY:
+            out[key] = _convert(hints.get(key), value, f"{where}: {key}")
+            continue
+        owner = next((arg for arg, cls in classes.items() if key in {f.name for f in dataclasses.fields(cls)}), None)
+        if owner is None:
+            known = ", ".join(sorted(_advanced_names(fn, classes) - set(kwargs)))
+            raise RecipeError(
+                f"{where}: {fn.__module__.split('.')[0]}.{fn.__name__} has no parameter {key!r} (it takes: {known})"
+            )
+        fields[owner][key] = _convert(typing.get_type_hints(classes[owner]).get(key), value, f"{where}: {key}")
+    for arg, values in fields.items():
+        if values:
+            out[arg] = classes[arg](**values)
+    return out
 
 
 @recipe("fp16")
@@ -75,20 +175,25 @@ def fp16(ctx: Context) -> Path:
         "model_type": _MODEL_TYPE,
         "ignored_scope": _SCOPE,
         "fast_bias_correction": Option(bool, True),
+        "advanced": _ADVANCED,
     },
     calibration=True,
 )
 def nncf_int8(ctx: Context) -> Path:
     """NNCF post-training INT8 quantization (nncf.quantize) calibrated on ``samples`` samples."""
     import nncf
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
 
-    with _guard(ctx, "nncf.quantize"):
-        quantized = nncf.quantize(
-            _read(ctx),
-            nncf.Dataset(ctx.calibration_inputs(ctx.options["samples"])),
-            fast_bias_correction=ctx.options["fast_bias_correction"],
-            **_nncf_common(ctx),
-        )
+    classes = {"advanced_parameters": AdvancedQuantizationParameters}
+    kwargs = _with_advanced(
+        ctx,
+        "nncf-int8",
+        nncf.quantize,
+        classes,
+        {"fast_bias_correction": ctx.options["fast_bias_correction"], **_nncf_common(ctx)},
+    )
+    with _guard(ctx, "nncf.quantize", _advanced_names(nncf.quantize, classes)):
+        quantized = nncf.quantize(_read(ctx), nncf.Dataset(ctx.calibration_inputs(ctx.options["samples"])), **kwargs)
     return _save(quantized, ctx)
 
 
@@ -101,6 +206,7 @@ def nncf_int8(ctx: Context) -> Path:
         "preset": _PRESET,
         "model_type": _MODEL_TYPE,
         "ignored_scope": _SCOPE,
+        "advanced": _ADVANCED,
     },
     validation=True,
 )
@@ -123,16 +229,29 @@ def nncf_int8_accuracy(ctx: Context) -> Path:
         preds = stat.predictions(outputs)
         return sign * float(stat.value(stat.stats(preds, refs).sum(0))), None
 
-    with _guard(ctx, "nncf.quantize_with_accuracy_control"):
-        quantized = nncf.quantize_with_accuracy_control(
-            _read(ctx),
-            nncf.Dataset(items, lambda item: item[0]),
-            nncf.Dataset(items),
-            validate,
-            max_drop=ctx.options["max_drop"],
-            drop_type=nncf.DropType[ctx.options["drop"].upper()],
+    from nncf.quantization.advanced_parameters import (
+        AdvancedAccuracyRestorerParameters,
+        AdvancedQuantizationParameters,
+    )
+
+    fn = nncf.quantize_with_accuracy_control
+    classes = {
+        "advanced_quantization_parameters": AdvancedQuantizationParameters,
+        "advanced_accuracy_restorer_parameters": AdvancedAccuracyRestorerParameters,
+    }
+    kwargs = _with_advanced(
+        ctx,
+        "nncf-int8-accuracy",
+        fn,
+        classes,
+        {
+            "max_drop": ctx.options["max_drop"],
+            "drop_type": nncf.DropType[ctx.options["drop"].upper()],
             **_nncf_common(ctx),
-        )
+        },
+    )
+    with _guard(ctx, "nncf.quantize_with_accuracy_control", _advanced_names(fn, classes)):
+        quantized = fn(_read(ctx), nncf.Dataset(items, lambda item: item[0]), nncf.Dataset(items), validate, **kwargs)
     return _save(quantized, ctx)
 
 
@@ -146,22 +265,33 @@ def _require_matmul(ctx: Context, model: Any, what: str) -> None:
 
 def _compress(ctx: Context, mode: str, **kwargs: Any) -> Path:
     import nncf
+    from nncf.quantization.advanced_parameters import AdvancedCompressionParameters
 
+    name = f"nncf-weights-{mode[:4]}"
     model = _read(ctx)
-    _require_matmul(ctx, model, f"nncf-weights-{mode[:4]}")
-    with _guard(ctx, "nncf.compress_weights"):
-        compressed = nncf.compress_weights(
-            model,
-            mode=nncf.CompressWeightsMode[mode.upper()],
-            ignored_scope=nncf.IgnoredScope(**ctx.options["ignored_scope"])
-            if ctx.options.get("ignored_scope")
-            else None,
+    _require_matmul(ctx, model, name)
+    classes = {"advanced_parameters": AdvancedCompressionParameters}
+    scope = ctx.options.get("ignored_scope")
+    kwargs = _with_advanced(
+        ctx,
+        name,
+        nncf.compress_weights,
+        classes,
+        {
+            "mode": nncf.CompressWeightsMode[mode.upper()],
+            "ignored_scope": nncf.IgnoredScope(**scope) if scope else None,
             **kwargs,
-        )
+        },
+    )
+    with _guard(ctx, "nncf.compress_weights", _advanced_names(nncf.compress_weights, classes)):
+        compressed = nncf.compress_weights(model, **kwargs)
     return _save(compressed, ctx)
 
 
-@recipe("nncf-weights-int8", options={"mode": Option(("asym", "sym"), "asym"), "ignored_scope": _SCOPE})
+@recipe(
+    "nncf-weights-int8",
+    options={"mode": Option(("asym", "sym"), "asym"), "ignored_scope": _SCOPE, "advanced": _ADVANCED},
+)
 def nncf_weights_int8(ctx: Context) -> Path:
     """NNCF INT8 weight compression (nncf.compress_weights), for MatMul-heavy and transformer models."""
     return _compress(ctx, f"int8_{ctx.options['mode']}")
@@ -175,6 +305,7 @@ def nncf_weights_int8(ctx: Context) -> Path:
         "ratio": Option(float, 1.0, lambda v: 0 < v <= 1, "a fraction in (0, 1]"),
         "all_layers": Option(bool, False),
         "ignored_scope": _SCOPE,
+        "advanced": _ADVANCED,
     },
 )
 def nncf_weights_int4(ctx: Context) -> Path:

@@ -347,7 +347,9 @@ class OpenVINOEngine:
                 ) from None
         execution = tuple(compiled.get_property("EXECUTION_DEVICES"))
         supported = compiled.get_property("SUPPORTED_PROPERTIES")
-        asked, granted = self._settings(compiled, config, declared if config.precision == REFERENCE else config.precision)
+        asked, granted = self._settings(
+            compiled, config, declared if config.precision == REFERENCE else config.precision
+        )
         info = RunInfo(
             runtime=OPENVINO,
             runtime_version=self.version(),
