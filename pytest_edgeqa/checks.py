@@ -491,10 +491,13 @@ def run_latency_check(
     """Time the optimized model (and the original, interleaved, when there is one) and judge the budget.
     The original runs as it would ship without the optimization: at the device's default precision."""
     __tracebackhide__ = True
+    from dataclasses import replace
+
     import numpy as np
 
     from . import data
-    from .latency import LatencyResult, Stats, interleave, judge, measure, ratio_interval, samples_needed
+    from .contention import Window
+    from .latency import Round, latency_rounds, measure_and_judge, result_of, samples_needed
 
     config = marker.config().with_(hint=budget.hint, batch=budget.batch)
     roles = ["optimized"] if marker.optimized is not None else []
@@ -534,48 +537,40 @@ def run_latency_check(
     iterations = schedule.iterations
     if not schedule.iterations_given:
         iterations = max([iterations] + [samples_needed(p) for p, _ in budget.percentile_budgets()])
-    extra = [p for p, _ in budget.percentile_budgets() if p not in (50.0, 90.0, 95.0, 99.0)]
-    fps: dict[str, float] = {}
-    original_stats = None
-    ratio = interval = None
-    if budget.hint == "THROUGHPUT":
-        blocks = 6 if "original" in models and "optimized" in models else 1
-        per: dict[str, list[float]] = {role: [] for role in models}
-        lat: dict[str, list[float]] = {role: [] for role in models}
-        for step in range(blocks):
-            for role in list(models) if step % 2 == 0 else list(reversed(models)):
-                rate, latencies = models[role].throughput(prepared[role], schedule.seconds / blocks)
-                per[role].append(1000.0 / rate)  # ms per sample
-                lat[role].extend(latencies)
-        fps = {role: 1000.0 / float(np.mean(per[role])) for role in models}
-        subject_stats = Stats.of(np.asarray(lat[subject]), extra)
-        if subject == "optimized" and "original" in models:
-            original_stats = Stats.of(np.asarray(lat["original"]), extra)
-            ratio, lo, hi = ratio_interval(
-                np.asarray(per["original"])[:, None], np.asarray(per["optimized"])[:, None], budget.confidence
-            )
-            interval = (lo, hi)
-    elif subject == "optimized" and "original" in models:
-        a_blocks, b_blocks = interleave(timers["original"], timers["optimized"], schedule, iterations, budget.block)
-        original_stats, subject_stats = Stats.of(a_blocks.ravel(), extra), Stats.of(b_blocks.ravel(), extra)
-        ratio, lo, hi = ratio_interval(a_blocks, b_blocks, budget.confidence)
-        interval = (lo, hi)
+    paired = subject == "optimized" and "original" in models
+    if budget.hint != "THROUGHPUT":
+        next_round = latency_rounds(
+            schedule, iterations, budget.block, timers[subject], timers["original"] if paired else None
+        )
     else:
-        subject_stats = Stats.of(measure(timers[subject], schedule, iterations), extra)
-    result = LatencyResult(
-        mode=budget.hint.lower(),
-        unit="ms",
-        optimized=subject_stats,
-        subject=subject,
-        original=original_stats,
-        ratio=ratio,
-        ratio_interval=interval,
-        confidence=budget.confidence,
-        fps=fps,
-        setup=setup,
-    )
-    judge(budget, result)
-    return result
+        rounds_done = 0
+
+        def next_round() -> Round:
+            """Throughput segments, interleaved when there are two models (warm-up: the first round only)."""
+            nonlocal rounds_done
+            sched = schedule if rounds_done == 0 else replace(schedule, warmup_iters=0, warmup_s=0.0)
+            rounds_done += 1
+            blocks = 6 if paired else 1
+            per: dict[str, list[float]] = {role: [] for role in models}
+            lat: dict[str, list[float]] = {role: [] for role in models}
+            # The streams keep every core busy themselves: only other processes' CPU time counts.
+            with Window(saturating=True) as window:
+                for step in range(blocks):
+                    for role in list(models) if step % 2 == 0 else list(reversed(models)):
+                        rate, latencies = models[role].throughput(prepared[role], sched.seconds / blocks)
+                        per[role].append(1000.0 / rate)  # ms per sample
+                        lat[role].extend(latencies)
+            return Round(
+                subject=np.asarray(lat[subject]),
+                contention=window.contention,
+                original=np.asarray(lat["original"]) if paired else None,
+                a_blocks=np.asarray(per["original"])[:, None] if paired else None,
+                b_blocks=np.asarray(per["optimized"])[:, None] if paired else None,
+                fps={role: 1000.0 / float(np.mean(per[role])) for role in models},
+            )
+
+    rounds, verdict = measure_and_judge(budget, next_round, subject)
+    return result_of(budget, rounds, verdict, mode=session.settings.latency_mode, subject=subject, setup=setup)
 
 
 def latency_schedule(settings: Any) -> Any:
@@ -587,17 +582,20 @@ def latency_schedule(settings: Any) -> Any:
 
 
 def conclude_latency(settings: Any, result: Any) -> None:
-    """What a latency result does under --edge-latency: fail (enforce), warn, or (refused) always fail."""
+    """What a latency result does, by the status it settled on under --edge-latency: a failure, a
+    LatencyWarning (warn), or a NOT JUDGED skip (enforce and warn; strict made it a failure)."""
     __tracebackhide__ = True
     import warnings
 
-    from .latency import LatencyFailed, LatencyWarning
+    from .latency import LatencyFailed, LatencyNotJudged, LatencyWarning
 
-    if result.ok:
+    if result.status == "pass":
         return
-    if settings.latency_mode == "warn" and not result.refused:
+    if result.status == "warn":
         warnings.warn(LatencyWarning(result.render() + "\n(--edge-latency=warn: reported, not failed)"), stacklevel=3)
         return
+    if result.status == "not-judged":
+        raise LatencyNotJudged(result.not_judged_reason())
     raise LatencyFailed(result.render())
 
 

@@ -418,7 +418,9 @@ def accuracy_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> C
 @pytest.fixture
 def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Callable[..., Any]:
     """``latency_check(inputs=None, *, seed=0)``: time the marker's models and assert the ``latency``
-    marker's budgets (under --edge-latency=warn a failure is a warning; =off skips the check)."""
+    marker's budgets. A budget the evidence cannot decide (a contended CPU, an interval across the budget)
+    skips the test as NOT JUDGED (=strict fails it); under --edge-latency=warn a failure is a warning;
+    =off skips the check. The result's ``status`` is set before it is recorded."""
     session = request.config.stash[SESSION]
     settings = session.settings
 

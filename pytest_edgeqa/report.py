@@ -77,6 +77,19 @@ def figures(check: str, result: Any) -> dict[str, Any]:
             "precision": setup.get("precision"),
             "original_precision": result.setup.get("original", {}).get("precision") if result.original else None,
             "cv": _num(result.optimized.cv),
+            "ratio_low": _num(result.ratio_interval[0]) if result.ratio_interval else None,
+            "p50_ci_low": _num(result.median_interval[0]) if result.median_interval else None,
+            "p50_ci_high": _num(result.median_interval[1]) if result.median_interval else None,
+            # What was budgeted, and the value of each budgeted percentile (p99, p99.9, ...) beside p50/p90.
+            "budgeted": list(result.budgets),
+            **{
+                key: _num(result.optimized.at(float(key[1:-3])))
+                for key in result.budgets
+                if key.startswith("p") and key.endswith("_ms") and key not in ("p50_ms", "p90_ms")
+            },
+            "cpu_pressure": _num(result.contention.get("pressure")),
+            "cpu_pressure_source": result.contention.get("source"),
+            "rounds": max(1, len(result.rounds)),
         }
     # parity
     cosines, errors, agreements = [], [], []
@@ -172,9 +185,21 @@ def describe(r: Mapping[str, Any]) -> str:
             f"[{_f(f['ci_low'], '+.3f')}, {_f(f['ci_high'], '+.3f')}] {f['original_precision']}/{f['optimized_precision']}"
         )
     if r["check"] == "latency":
-        speed = f", x{_f(f['speedup'], '.2f')}" if f.get("speedup") else ""
-        fps = f", {_f(f['fps'], ',.0f')}/s" if f.get("fps") else ""
-        return f"p50 {_f(f['p50_ms'])} ms, p90 {_f(f['p90_ms'])} ms{speed}{fps} {f.get('precision') or ''}".rstrip()
+        from .contention import CONTENDED
+
+        keys = ["p50_ms", "p90_ms"] + [k for k in f.get("budgeted", ()) if k in f and k not in ("p50_ms", "p90_ms")]
+        text = ", ".join(f"{k[:-3]} {_f(f[k])} ms" for k in keys)
+        if f.get("speedup"):
+            text += f", speedup {_f(f['speedup'], '.2f')}x"
+            if r.get("status") == "not-judged" and f.get("ratio_low") and f.get("ratio_high"):
+                text += f" [{1 / f['ratio_high']:.2f}x, {1 / f['ratio_low']:.2f}x]"
+        if f.get("fps"):
+            text += f", {_f(f['fps'], ',.0f')}/s"
+        text = f"{text} {f.get('precision') or ''}".rstrip()
+        pressure = f.get("cpu_pressure")
+        if pressure is not None and (pressure > CONTENDED or r.get("status") == "not-judged"):
+            text += f", CPU pressure {pressure:.0%}"
+        return text
     return (
         f"cos {_f(f['min_cosine'], '.5f')}, max|d| {_f(f['max_abs_error'], '.3g')}, top1 {_f(f['min_top1_agreement'], '.3f')} "
         f"({f['kind']}, {f['action']})"
