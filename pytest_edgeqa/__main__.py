@@ -30,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
         help="allowed p50 latency ratio current/baseline (default 1.10)",
     )
     c.add_argument("--max-cosine-drop", type=float, default=1e-4, help="allowed fall of a parity cosine (default 1e-4)")
+    c.add_argument(
+        "--allow-lost",
+        action="store_true",
+        help="a check that was judged before and is skipped or gone now is not a regression (lost coverage)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "merge":
@@ -49,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         accuracy=args.max_accuracy_drop,
         latency=args.max_latency_ratio,
         parity=args.max_cosine_drop,
+        allow_lost=args.allow_lost,
     )
     for line in moved:
         print(line)

@@ -26,6 +26,7 @@ def store_record(item: Any, check: str, name: str, device: str, result: Any) -> 
 
     rec = record(check, name, device, result)
     item.stash.setdefault(RESULTS, []).append(rec)
+    item.user_properties.append((f"edgeqa.{check}.status", rec["status"]))
     for key, value in rec["figures"].items():
         if isinstance(value, (int, float, str)) and not isinstance(value, bool):
             item.user_properties.append((f"edgeqa.{check}.{key}", value))

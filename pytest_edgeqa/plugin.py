@@ -480,28 +480,45 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "call" and item.stash.get(RESULTS, None):
         # A plain attribute of the report: pytest-xdist serializes it to the controller.
         report.edgeqa_results = [{**r, "nodeid": item.nodeid} for r in item.stash[RESULTS]]
-    elif report.skipped and not item.stash.get(RESULTS, None):
-        # Skipped checks are results too: a device matrix shows where a check did not run, and why.
+    elif (report.skipped or (report.failed and call.when != "teardown")) and not item.stash.get(RESULTS, None):
+        # A check that did not get to record a result still ends in one status: skip (with the reason,
+        # so a device matrix shows where a check did not run and why) or fail (it errored before judging).
+        report.edgeqa_results = _unjudged_records(item, report)
+    return report
+
+
+def _unjudged_records(item: pytest.Item, report: pytest.TestReport) -> list[dict[str, Any]]:
+    from .suite import SuiteItem
+
+    if report.skipped:
+        status = "skip"
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         reason = reason.removeprefix("Skipped: ")
-        if isinstance(item, SuiteItem):
-            name, device = item.title, item.device.id
-        else:
-            spec = getattr(getattr(item, "callspec", None), "params", {}).get("edge_device")
-            name, device = _owner(item), getattr(spec, "id", "-")
-        report.edgeqa_results = [
-            {
-                "check": check,
-                "name": name,
-                "device": device,
-                "ok": False,
-                "figures": {},
-                "detail": {"reason": reason},
-                "nodeid": item.nodeid,
-            }
-            for check in _checks_of(item)
-        ]
-    return report
+    else:
+        status = "fail"
+        crash = getattr(report.longrepr, "reprcrash", None)
+        text = crash.message if crash is not None else report.longreprtext
+        reason = next((ln.strip() for ln in text.splitlines() if ln.strip()), "failed").removeprefix("Failed: ")[:300]
+    if isinstance(item, SuiteItem):
+        name, device = item.title, item.device.id
+    else:
+        spec = getattr(getattr(item, "callspec", None), "params", {}).get("edge_device")
+        name, device = _owner(item), getattr(spec, "id", "-")
+    checks = _checks_of(item)
+    item.user_properties.extend((f"edgeqa.{check}.status", status) for check in checks)  # for --junitxml
+    return [
+        {
+            "check": check,
+            "name": name,
+            "device": device,
+            "status": status,
+            "ok": False,
+            "figures": {},
+            "detail": {"reason": reason},
+            "nodeid": item.nodeid,
+        }
+        for check in checks
+    ]
 
 
 def _checks_of(item: pytest.Item) -> list[str]:

@@ -12,8 +12,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
+
+# Every check ends in exactly one of these, the same in the terminal, JSON, Markdown and JUnit.
+STATUSES = ("pass", "fail", "warn", "not-judged", "skip")
+LABELS = {"pass": "PASS", "fail": "FAIL", "warn": "WARN", "not-judged": "NOT JUDGED", "skip": "SKIP"}
+_FROM_OUTCOME = {"passed": "pass", "failed": "fail", "skipped": "skip"}  # reports of schema 1 had no status
 
 
 # ------------------------------------------------------------------------------------------- records
@@ -22,10 +27,14 @@ SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
 def record(check: str, name: str, device: str, result: Any) -> dict[str, Any]:
     """A plain, JSON-able record of one check's result: key figures for tables, the rest as detail."""
     detail = json.loads(json.dumps(result.to_dict(), default=_jsonable))
+    status = getattr(result, "status", None) or ("pass" if result.ok else "fail")
+    if status not in STATUSES:
+        raise ValueError(f"{check} result has status {status!r}; expected one of {', '.join(STATUSES)}")
     return {
         "check": check,
         "name": name,
         "device": device,
+        "status": status,
         "ok": bool(result.ok),
         "figures": figures(check, result),
         "detail": detail,
@@ -136,24 +145,41 @@ def environment(devices: Iterable[str]) -> dict[str, Any]:
     }
 
 
+def status_of(r: Mapping[str, Any]) -> str:
+    """A record's one status: its check's own, else (a schema-1 report) its test's outcome."""
+    return str(r.get("status") or _FROM_OUTCOME.get(str(r.get("outcome")), "fail"))
+
+
+def counts(records: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """How many records ended in each status, in the order of ``STATUSES``."""
+    found = [status_of(r) for r in records]
+    return {s: found.count(s) for s in STATUSES if s in found}
+
+
 def build(records: list[dict[str, Any]], env: dict[str, Any], started: float) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for r in records:
-        counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
     return {
         "schema_version": SCHEMA_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "duration_s": round(time.time() - started, 3),
         "environment": env,
-        "summary": counts,
+        "summary": counts(records),
         "results": sorted(records, key=lambda r: (r["nodeid"], r["check"])),
     }
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, text: str) -> None:
+    """Temporary file beside ``path``, then a rename: a reader sees the old file or the new one. The file
+    gets the permissions the umask gives any new file (mkstemp alone would leave it 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)
@@ -207,19 +233,25 @@ def describe(r: Mapping[str, Any]) -> str:
 
 
 def verdict(r: Mapping[str, Any]) -> str:
-    return {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}.get(
-        r.get("outcome", ""), str(r.get("outcome", "?")).upper()
-    )
+    return LABELS[status_of(r)]
 
 
 def terminal_lines(records: list[dict[str, Any]], width: int = 100) -> list[str]:
     """Per test (or suite): a line with its name, then one line per device and check with the verdict
-    and the figures (original vs optimized, interval, latency, parity, precisions), within ``width``."""
+    and the figures (original vs optimized, interval, latency, parity, precisions), within ``width``:
+    a long reason wraps at a word onto indented lines instead of being cut."""
+    import textwrap
+
     lines: list[str] = []
+    column = max((len(verdict(r)) for r in records), default=4)
     for name in sorted({r["name"] for r in records}):
         lines.append(name if len(name) <= width else "..." + name[-(width - 3) :])
         for r in sorted((r for r in records if r["name"] == name), key=lambda r: (r["device"], r["check"])):
-            lines.append(f"  {verdict(r):<4} {r['device']:<10} {r['check']:<8} {describe(r)}"[:width])
+            head = f"  {verdict(r):<{column}} {r['device']:<10} {r['check']:<8} "
+            indent = " " * min(len(head), width // 2)
+            lines += textwrap.wrap(
+                describe(r), width, initial_indent=head, subsequent_indent=indent, break_on_hyphens=False
+            ) or [head.rstrip()]
     return lines
 
 
@@ -227,10 +259,10 @@ def markdown(report: Mapping[str, Any]) -> str:
     """A summary for a pull-request comment: one table per check kind, a row per model and device."""
     env = report.get("environment", {})
     out = ["## pytest-edgeqa", ""]
-    counts = ", ".join(f"{n} {k}" for k, n in sorted(report.get("summary", {}).items()))
+    tally = ", ".join(f"{n} {LABELS.get(k, k).lower()}" for k, n in report.get("summary", {}).items())
     devices = ", ".join(env.get("devices", [])) or "-"
     out.append(
-        f"{counts} on {devices} ({env.get('cpu', {}).get('name', '?')}, OpenVINO {env.get('versions', {}).get('openvino', '?')}, ONNX Runtime {env.get('versions', {}).get('onnxruntime', '?')})"
+        f"{tally} on {devices} ({env.get('cpu', {}).get('name', '?')}, OpenVINO {env.get('versions', {}).get('openvino', '?')}, ONNX Runtime {env.get('versions', {}).get('onnxruntime', '?')})"
     )
     results = report.get("results", [])
     headers = {
@@ -238,7 +270,7 @@ def markdown(report: Mapping[str, Any]) -> str:
         "latency": ["test", "device", "p50 ms", "p90 ms", "speedup", "samples/s", "precision", ""],
         "parity": ["test", "device", "min cosine", "max abs error", "top-1", "golden", ""],
     }
-    icon = {"PASS": "✅", "FAIL": "❌", "SKIP": "⏭️"}
+    icon = {"PASS": "✅", "FAIL": "❌", "WARN": "⚠️ WARN", "NOT JUDGED": "❔ NOT JUDGED", "SKIP": "⏭️"}
     for check, cols in headers.items():
         rows = [r for r in results if r["check"] == check]
         if not rows:
@@ -281,12 +313,19 @@ def markdown(report: Mapping[str, Any]) -> str:
 
 
 def load(path: Path) -> dict[str, Any]:
+    """A report from disk (schema 1 or 2: a schema-1 result gets its status from its test's outcome)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise SystemExit(f"{path}: not a readable edgeqa report ({exc})") from None
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
-        raise SystemExit(f"{path}: not an edgeqa report of schema version {SCHEMA_VERSION}")
+    if not isinstance(data, dict) or data.get("schema_version") not in (1, SCHEMA_VERSION):
+        raise SystemExit(f"{path}: not an edgeqa report of schema version 1 or {SCHEMA_VERSION}")
+    if not isinstance(data.get("results"), list) or not all(isinstance(r, dict) for r in data["results"]):
+        raise SystemExit(f"{path}: 'results' is not a list of result records")
+    for r in data["results"]:
+        r.setdefault("status", status_of(r))
+    data["summary"] = counts(data["results"])
+    data["schema_version"] = SCHEMA_VERSION
     return data
 
 
@@ -294,12 +333,9 @@ def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """One report of several (one per CI job / device): results concatenated, environments kept."""
     results: list[dict[str, Any]] = []
     envs: list[dict[str, Any]] = []
-    counts: dict[str, int] = {}
     for rep in reports:
         results += rep["results"]
         envs.append(rep["environment"])
-        for k, n in rep.get("summary", {}).items():
-            counts[k] = counts.get(k, 0) + n
     devices = sorted({d for e in envs for d in e.get("devices", [])})
     merged_env = {**envs[0], "devices": devices, "jobs": envs} if envs else {}
     return {
@@ -307,7 +343,7 @@ def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "duration_s": round(sum(r.get("duration_s", 0.0) for r in reports), 3),
         "environment": merged_env,
-        "summary": counts,
+        "summary": counts(results),
         "results": sorted(results, key=lambda r: (r["nodeid"], r["device"], r["check"])),
     }
 
@@ -317,53 +353,103 @@ def matrix_lines(report: Mapping[str, Any]) -> list[str]:
     results = report.get("results", [])
     devices = sorted({r["device"] for r in results})
     names = sorted({r["name"] for r in results})
+    cells = {
+        (name, d): " ".join(
+            f"{r['check'][:3]}:{verdict(r).replace(' ', '-')}"
+            for r in results
+            if r["name"] == name and r["device"] == d
+        )
+        or "-"
+        for name in names
+        for d in devices
+    }
     width = max([len(n) for n in names] + [4])
-    lines = [f"{'test':<{width}}  " + "  ".join(f"{d:<12}" for d in devices)]
+    cols = {d: max([len(d)] + [len(cells[n, d]) for n in names]) for d in devices}
+    lines = [f"{'test':<{width}}  " + "  ".join(f"{d:<{cols[d]}}" for d in devices)]
     for name in names:
-        cells = []
-        for d in devices:
-            got = [r for r in results if r["name"] == name and r["device"] == d]
-            cells.append(" ".join(f"{r['check'][:3]}:{verdict(r)}" for r in got) or "-")
-        lines.append(f"{name:<{width}}  " + "  ".join(f"{c:<12}" for c in cells))
-    return lines
+        lines.append(f"{name:<{width}}  " + "  ".join(f"{cells[name, d]:<{cols[d]}}" for d in devices))
+    return [line.rstrip() for line in lines]
+
+
+JUDGED = ("pass", "fail", "warn")  # the check ran and its evidence decided
 
 
 def compare(
-    baseline: Mapping[str, Any], current: Mapping[str, Any], *, accuracy: float, latency: float, parity: float
+    baseline: Mapping[str, Any],
+    current: Mapping[str, Any],
+    *,
+    accuracy: float,
+    latency: float,
+    parity: float,
+    allow_lost: bool = False,
 ) -> tuple[list[str], list[str]]:
-    """What moved between two reports, and which moves are regressions beyond the thresholds:
-    an accuracy drop grown by more than ``accuracy``, a p50 latency slower by more than ``latency``
-    (ratio), a parity cosine lower by more than ``parity``, or a check that passed and now fails."""
-    key = lambda r: (r["nodeid"], r["check"])  # noqa: E731
+    """What moved between two reports, and which moves are regressions:
+
+    - a check that passed (or warned) and now fails;
+    - lost coverage: a check that was judged before and is skipped or absent now (unless ``allow_lost``);
+    - an accuracy drop grown by more than ``accuracy`` whose current interval lies wholly above the
+      baseline's drop (a move inside the evaluation's own noise is reported, not failed);
+    - a p50 latency slower by more than the ratio ``latency`` even between the favourable ends of both
+      runs' intervals (fast end now, slow end before), so noise within a run is not a regression;
+    - a parity cosine lower by more than ``parity`` (deterministic: no interval needed)."""
+    key = lambda r: (r["nodeid"], r["check"], r["device"])  # noqa: E731
     base = {key(r): r for r in baseline.get("results", [])}
-    moved, regressions = [], []
-    for r in current.get("results", []):
-        b = base.get(key(r))
+    now = {key(r): r for r in current.get("results", [])}
+    moved: list[str] = []
+    regressions: list[str] = []
+    for k, r in now.items():
+        b = base.get(k)
         label = f"{r['name']} [{r['device']}] {r['check']}"
         if b is None:
             moved.append(f"new      {label}: {verdict(r)}")
             continue
-        fb, fc = b["figures"], r["figures"]
-        if verdict(b) == "PASS" and verdict(r) == "FAIL":
-            regressions.append(f"{label}: passed before, fails now")
-        if r["check"] == "accuracy" and fb.get("drop") is not None and fc.get("drop") is not None:
-            delta = fc["drop"] - fb["drop"]
-            line = f"{label}: drop {fb['drop']:+.4f} -> {fc['drop']:+.4f} ({delta:+.4f})"
+        sb, sc = status_of(b), status_of(r)
+        if sb in ("pass", "warn") and sc == "fail":
+            regressions.append(f"{label}: {'passed' if sb == 'pass' else 'warned'} before, fails now")
+        elif sb in JUDGED and sc not in JUDGED:
+            line = f"{label}: {verdict(b)} before, {verdict(r)} now"
             moved.append(line)
-            if delta > accuracy:
-                regressions.append(line + f" > {accuracy:g}")
-        elif r["check"] == "latency" and fb.get("p50_ms") and fc.get("p50_ms"):
-            ratio = fc["p50_ms"] / fb["p50_ms"]
-            line = f"{label}: p50 {fb['p50_ms']:.4g} -> {fc['p50_ms']:.4g} ms (x{ratio:.3f})"
-            moved.append(line)
-            if ratio > latency:
-                regressions.append(line + f" > x{latency:g}")
-        elif r["check"] == "parity" and fb.get("min_cosine") is not None and fc.get("min_cosine") is not None:
-            delta = fb["min_cosine"] - fc["min_cosine"]
-            line = f"{label}: cosine {fb['min_cosine']:.6f} -> {fc['min_cosine']:.6f}"
-            moved.append(line)
-            if delta > parity:
-                regressions.append(line + f" (lower by {delta:.2g} > {parity:g})")
-    gone = set(base) - {key(r) for r in current.get("results", [])}
-    moved += [f"gone     {base[k]['name']} [{base[k]['device']}] {base[k]['check']}" for k in sorted(gone)]
+            if sc == "skip" and not allow_lost:
+                regressions.append(f"{line} (lost coverage; --allow-lost accepts it)")
+        if sb in JUDGED and sc in JUDGED:
+            moved_line, regressed = _moved(r["check"], b["figures"], r["figures"], accuracy, latency, parity)
+            if moved_line:
+                moved.append(f"{label}: {moved_line}")
+            if regressed:
+                regressions.append(f"{label}: {moved_line} {regressed}")
+    for k in sorted(set(base) - set(now)):
+        b = base[k]
+        line = f"gone     {b['name']} [{b['device']}] {b['check']} (was {verdict(b)})"
+        moved.append(line)
+        if status_of(b) in JUDGED and not allow_lost:
+            regressions.append(f"{line}: lost coverage; --allow-lost accepts it")
     return moved, regressions
+
+
+def _moved(
+    check: str, fb: Mapping[str, Any], fc: Mapping[str, Any], accuracy: float, latency: float, parity: float
+) -> tuple[str, str]:
+    """One check's move between two judged results: the line to print, and why it regressed ('' if not)."""
+    if check == "accuracy" and fb.get("drop") is not None and fc.get("drop") is not None:
+        delta = fc["drop"] - fb["drop"]
+        line = f"drop {fb['drop']:+.4f} -> {fc['drop']:+.4f} ({delta:+.4f})"
+        low = fc.get("ci_low")
+        if low is not None:
+            line += f", now [{low:+.4f}, {fc.get('ci_high', float('nan')):+.4f}]"
+        beyond_noise = low is None or low > fb["drop"]
+        return line, (f"> {accuracy:g}" if delta > accuracy and beyond_noise else "")
+    if check == "latency" and fb.get("p50_ms") and fc.get("p50_ms"):
+        ratio = fc["p50_ms"] / fb["p50_ms"]
+        line = f"p50 {fb['p50_ms']:.4g} -> {fc['p50_ms']:.4g} ms (x{ratio:.3f})"
+        base_hi, cur_lo = fb.get("p50_ci_high"), fc.get("p50_ci_low")
+        if base_hi and cur_lo:
+            least = cur_lo / base_hi
+            line += f", at least x{least:.3f} between the intervals"
+        else:
+            least = ratio  # a report without intervals: the point is all there is
+        return line, (f"> x{latency:g}" if least > latency else "")
+    if check == "parity" and fb.get("min_cosine") is not None and fc.get("min_cosine") is not None:
+        delta = fb["min_cosine"] - fc["min_cosine"]
+        line = f"cosine {fb['min_cosine']:.6f} -> {fc['min_cosine']:.6f}"
+        return line, (f"(lower by {delta:.2g} > {parity:g})" if delta > parity else "")
+    return "", ""
