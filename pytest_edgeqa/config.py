@@ -116,7 +116,10 @@ def add_options(parser: pytest.Parser) -> None:
         help="allow --update-golden when the CI environment variable is set, and recording from a non-reference precision",
     )
     group.addoption(
-        "--golden-prune", action="store_true", default=False, help="delete unused goldens at the end of the session"
+        "--golden-prune",
+        action="store_true",
+        default=False,
+        help="delete unused goldens at the end of a session that ran to its end (not after -x, an error, --collect-only...)",
     )
     group.addoption(
         "--edge-latency",

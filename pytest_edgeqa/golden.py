@@ -1,4 +1,4 @@
-"""Golden store: reading, atomic writing, provenance manifests, and detection of unused goldens."""
+"""Golden store: file names, reading, atomic writing, provenance manifests, and detection of unused goldens."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import json
 import os
 import platform
 import re
+import socket
 import tempfile
+import time
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import numpy as np
 
 from .devices import cpu_features
 from .errors import EdgeQAError
+from .usage import Usage
 
 SCHEMA = 1
 MANIFEST_KEY = "__manifest__"  # the manifest travels inside the .npz too: one atomic rename carries both
@@ -70,6 +73,7 @@ class Golden:
     path: Path  # the .npz
     outputs: dict[str, np.ndarray]
     manifest: dict[str, Any]
+    problems: list[str] = field(default_factory=list)  # what is wrong around sound data (the readable manifest)
 
     @property
     def manifest_path(self) -> Path:
@@ -89,10 +93,74 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Temporary file in the same directory, fsync, rename: a reader sees the old file or the new one."""
+TMP_DIR = ".edgeqa-tmp"  # under the golden dir: temporary files of atomic writes; git ignores it
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_TMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-(?P<host>[0-9a-f]{8})-[^.]+\.tmp$")
+_OLD_TMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # what versions before 0.2 left beside the golden
+STALE_TMP_S = 3600.0  # another host's (or an old version's) temporary file older than this is a leftover
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
+
+
+def _leftover(entry: Path, now: float) -> bool:
+    """A temporary file whose writer is gone: a dead process on this host, or older than STALE_TMP_S."""
+    try:
+        age = now - entry.stat().st_mtime
+    except OSError:
+        return False
+    m = _TMP_NAME.match(entry.name)
+    if m is None:
+        return _OLD_TMP_NAME.match(entry.name) is not None and age > STALE_TMP_S
+    if m["host"] == _HOST and os.name == "posix":  # os.kill(pid, 0) would terminate the process on Windows
+        return not _alive(int(m["pid"]))
+    return age > STALE_TMP_S
+
+
+def clean_leftovers(*folders: Path) -> list[Path]:
+    """Remove the temporary files of killed writes from ``folders``; live writers' files stay."""
+    removed = []
+    now = time.time()
+    for folder in folders:
+        try:
+            entries = [e for e in folder.iterdir() if e.name.endswith(".tmp") and e.is_file()]
+        except OSError:
+            continue
+        for entry in entries:
+            if _leftover(entry, now):
+                entry.unlink(missing_ok=True)
+                removed.append(entry)
+    return removed
+
+
+def _tmp_dir(root: Path) -> Path:
+    """The folder for temporary files: inside the golden dir (so the final rename stays on one file
+    system) and ignored by git with its own .gitignore, as pytest's cache dir is: a file left by a
+    killed write is never picked up by `git add golden/`."""
+    folder = root / TMP_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# temporary files of pytest-edgeqa's atomic golden writes\n*\n", encoding="utf-8")
+    return folder
+
+
+def _atomic_write(path: Path, data: bytes, root: Path | None = None) -> None:
+    """Temporary file, fsync, rename: a reader sees the old file or the new one. Leftovers of killed
+    writes (in the temporary folder, or beside the file from older versions) are removed first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    folder = _tmp_dir(root if root is not None else path.parent)
+    clean_leftovers(folder, path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-{_HOST}-", suffix=".tmp", dir=folder)
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; goldens are shared files, committed to git
         with os.fdopen(fd, "wb") as fh:
@@ -109,17 +177,37 @@ def _manifest_text(manifest: Mapping[str, Any]) -> str:
     return json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
 
 
-def write(path: Path, outputs: Mapping[str, np.ndarray], manifest: dict[str, Any]) -> Golden:
-    """Write the .npz (arrays plus the embedded manifest) atomically, then the readable manifest beside it."""
+def nonfinite_problem(name: str, arr: np.ndarray) -> str | None:
+    """Why an output cannot be a golden: a float output without a single finite value judges nothing."""
+    a = np.asarray(arr)
+    if not a.size or a.dtype.kind not in "fc" or np.isfinite(a).any():
+        return None
+    nan = int(np.isnan(a).sum())
+    if nan == a.size:
+        return f"output {name!r} is all NaN ({a.size} elements)"
+    return f"output {name!r} has no finite value ({nan} NaN, {int(np.isposinf(a).sum())} +inf, {int(np.isneginf(a).sum())} -inf of {a.size} elements)"
+
+
+def write(path: Path, outputs: Mapping[str, np.ndarray], manifest: dict[str, Any], root: Path | None = None) -> Golden:
+    """Write the .npz (arrays plus the embedded manifest) atomically, then the readable manifest beside it.
+    ``root`` is the golden dir (its temporary folder is used); by default the file's own folder.
+    An output with no finite value is refused: such a golden would pass or fail anything."""
+    for name, arr in outputs.items():
+        problem = nonfinite_problem(name, arr)
+        if problem:
+            raise GoldenError(
+                f"refusing to record golden {path}: {problem}; a golden without a finite value judges nothing. "
+                "Check the inputs (seed, data, columns=) and the model on them"
+            )
     manifest = {**manifest, "schema": SCHEMA, "outputs": {n: summary(np.asarray(a)) for n, a in outputs.items()}}
     text = _manifest_text(manifest)
     buf = io.BytesIO()
     arrays: dict[str, Any] = {f"output/{n}": np.asarray(a) for n, a in outputs.items()}
     arrays[MANIFEST_KEY] = np.frombuffer(text.encode(), dtype=np.uint8)
     np.savez_compressed(buf, **arrays)
-    _atomic_write(path, buf.getvalue())
-    # If a run dies between the two renames, read() notices the stale .json and rewrites it.
-    _atomic_write(manifest_path(path), text.encode())
+    _atomic_write(path, buf.getvalue(), root)
+    # If a run dies between the two renames, read() reports the stale .json (a plain run never writes).
+    _atomic_write(manifest_path(path), text.encode(), root)
     return Golden(path, {n: np.asarray(a) for n, a in outputs.items()}, manifest)
 
 
@@ -160,20 +248,60 @@ def read(path: Path) -> Golden:
             raise GoldenError(
                 f"golden {path}: output {name!r} does not match the checksum in its manifest; re-record it with --update-golden"
             )
-    golden = Golden(path, outputs, manifest)
+    return Golden(path, outputs, manifest, _readable_problems(path, manifest))
+
+
+def _readable_problems(path: Path, manifest: dict[str, Any]) -> list[str]:
+    """The readable .json is what a reviewer sees in a diff; it must say what the embedded manifest says.
+    Compared as JSON, so line endings (git's autocrlf) and formatting do not matter. Reported, never
+    rewritten here: a plain run does not write, and the golden dir may be read-only."""
     mpath = manifest_path(path)
-    text = _manifest_text(manifest)
+    fix = (
+        f"restore it from git (`git checkout -- {mpath}`) if {path.name} is the golden you want, "
+        "or re-record the golden (which writes both)"
+    )
     try:
-        stale = mpath.read_text(encoding="utf-8") != text
-    except OSError:
-        stale = True
-    if stale:  # the readable copy is derived from the embedded one; heal it (e.g. after an interrupted update)
-        _atomic_write(mpath, text.encode())
-    return golden
+        readable = json.loads(mpath.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return [f"its readable manifest {mpath} is missing; {fix}"]
+    except (OSError, ValueError) as exc:
+        return [f"its readable manifest {mpath} cannot be read ({type(exc).__name__}: {exc}); {fix}"]
+    if readable != json.loads(_manifest_text(manifest)):
+        return [
+            f"its readable manifest {mpath} disagrees with the manifest embedded in {path} (edited by hand, merged, "
+            f"or an update was killed between its two renames); {fix}"
+        ]
+    return []
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """Only the manifest embedded in a golden (the arrays are not decompressed)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if MANIFEST_KEY not in npz.files:
+                raise GoldenError(f"golden {path} has no embedded manifest")
+            manifest = json.loads(bytes(npz[MANIFEST_KEY]).decode())
+    except GoldenError:
+        raise
+    except Exception as exc:  # any way of being unreadable is the same answer here
+        raise GoldenError(f"golden {path} cannot be read ({type(exc).__name__}: {exc})") from None
+    if not isinstance(manifest, dict):
+        raise GoldenError(f"golden {path}: its embedded manifest is not a mapping")
+    return manifest
+
+
+def owner_of(path: Path) -> dict[str, Any]:
+    """Whom a golden belongs to: ``{"owner": ..., "device"?: ..., "name"?: ...}`` from its embedded manifest."""
+    test = read_manifest(path).get("test")
+    if not isinstance(test, dict) or not isinstance(test.get("owner"), str):
+        raise GoldenError(f"golden {path}: its manifest names no owner test")
+    return test
 
 
 def golden_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*.npz") if not p.name.startswith(".")) if root.is_dir() else []
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*.npz") if not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
 def remove(path: Path) -> None:
@@ -182,46 +310,86 @@ def remove(path: Path) -> None:
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.=,+-]+")
+_HASHED = re.compile(r"-[0-9a-f]{8}$")
 
 
 def safe_name(text: str) -> str:
     return _UNSAFE.sub("_", text).strip("_.") or "golden"
 
 
+def _legacy_stem(test: str, name: str | None) -> str:
+    return safe_name(test.replace("::", ".")) + (f"__{safe_name(name)}" if name else "")
+
+
+def _readable(test: str, name: str | None, stem: str) -> bool:
+    """Whether ``stem`` spells (test, name) so that no other pair can spell it: only safe characters,
+    nothing dropped, one way to split test from name, and not the shape of a hashed stem."""
+    if "." in test or "__" in test or safe_name(test.replace("::", ".")) != test.replace("::", "."):
+        return False
+    if name is not None and (name == "" or "__" in name or safe_name(name) != name):
+        return False
+    return _HASHED.search(stem) is None
+
+
+def golden_rel(owner: str, name: str | None = None) -> str:
+    """Where a golden lives, relative to the golden dir: ``<module path>/<test>[__<name>].npz``. Injective:
+    when the readable stem lost information (a parametrized id's brackets, a character a file name cannot
+    hold), a short hash of the exact owner and name is added, so two tests or names never share a file."""
+    module, _, test = owner.partition("::")
+    stem = _legacy_stem(test, name)
+    if not _readable(test, name, stem):
+        digest = hashlib.sha256(f"{owner}\0{name if name is not None else ''}".encode()).hexdigest()[:8]
+        stem = f"{stem}-{digest}"
+    return f"{Path(module).with_suffix('').as_posix()}/{stem}.npz"
+
+
+def legacy_rel(owner: str, name: str | None = None) -> str:
+    """Where versions before injective names put this golden (read until it is re-recorded)."""
+    module, _, test = owner.partition("::")
+    return f"{Path(module).with_suffix('').as_posix()}/{_legacy_stem(test, name)}.npz"
+
+
+def belongs_to(test: Mapping[str, Any], owner: str, name: str | None) -> bool:
+    """Whether a golden's manifest ``test`` entry is this owner's (and this name's, where it was recorded)."""
+    if test.get("owner") != owner:
+        return False
+    return "name" not in test or test.get("name") == name
+
+
 # --------------------------------------------------------------------------------------- unused goldens
 
 
-@dataclass
-class Usage:
-    """What a session did with goldens, merged from every worker's reports on the controller."""
-
-    touched: set[str] = field(default_factory=set)  # golden paths, relative to the golden dir
-    passed_owners: set[str] = field(default_factory=set)  # owners with an item that ran and passed
-    seen_owners: set[str] = field(default_factory=set)  # owners of every selected item, skipped ones too
-
-
-def unused(root: Path, usage: Usage, full_run: bool) -> list[Path]:
-    """Goldens that no selected test touched. A golden is unused when its test passed without using it,
-    or, in a run that selected everything, when its test no longer exists. Skipped, failed and
-    deselected tests never make a golden unused (a failure may have stopped before the golden)."""
+def unused(root: Path, usage: Usage, module_gone: Callable[[str], bool] | None) -> list[Path]:
+    """Goldens no test of this (finished) session used. A golden is unused when its test passed, on the
+    golden's device, without touching it; or when its test is gone: its module was collected and no item
+    of that test was (before deselection), or ``module_gone`` says so of a module that was not collected
+    (None: a run that cannot tell, e.g. one narrowed by node ids). Out of scope, so never unused: goldens
+    of devices not in this run, of parameters not in this run, of modules left out of it."""
     found = []
     for path in golden_files(root):
         if path.relative_to(root).as_posix() in usage.touched:
             continue
         try:
-            owner = read_owner(path)
+            test = owner_of(path)
         except GoldenError:
             continue  # a broken file is reported by the test that reads it
-        if owner in usage.passed_owners or (full_run and owner not in usage.seen_owners):
+        owner, device = str(test["owner"]), test.get("device")
+        if device is not None and device not in usage.devices:
+            continue
+        if device is not None:
+            passed = (owner, device) in usage.passed
+        else:  # recorded before manifests named the device: any of the test's items
+            passed = any(o == owner for o, _ in usage.passed)
+        if passed or (module_gone is not None and _gone(owner, usage, module_gone)):
             found.append(path)
     return found
 
 
-def read_owner(path: Path) -> str:
-    try:
-        return str(json.loads(manifest_path(path).read_text(encoding="utf-8"))["test"]["owner"])
-    except (OSError, KeyError, ValueError, TypeError):
-        return str(read(path).manifest["test"]["owner"])
+def _gone(owner: str, usage: Usage, module_gone: Callable[[str], bool]) -> bool:
+    module = owner.split("::", 1)[0]
+    if module in usage.modules:
+        return owner.partition("[")[0] not in usage.tests
+    return module_gone(module)
 
 
 def update_allowed(mode: str | None, exists: bool, failing: bool) -> bool:

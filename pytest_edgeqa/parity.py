@@ -176,6 +176,9 @@ class OutputReport:
     stats: dict[str, Any] = field(default_factory=dict)
     listed: list[tuple[tuple[int, ...], float, float, float, float]] = field(default_factory=list)
     would_pass: list[str] = field(default_factory=list)
+    # The same as criteria values: one change per failed criterion that makes it hold (the first
+    # alternative of ``would_pass``; atol keeps rtol), for suggesting a marker.
+    loosen: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -360,10 +363,13 @@ def _compare_output(
                 pos = need_atol.size - 1 - allowed
                 rep.would_pass.append(f"atol >= {_fmt(max(float(need_atol[pos]), 0.0))} (rtol={_fmt(rtol)})")
                 rep.would_pass.append(f"rtol >= {_fmt(max(float(need_rtol[pos]), 0.0))} (atol={_fmt(atol)})")
+                rep.loosen["atol"] = max(float(need_atol[pos]), 0.0)
             if nan_mismatch.any():
                 rep.would_pass.append("nan='ignore' (NaN positions differ)")
+                rep.loosen["nan"] = "ignore"
     elif nan_mismatch.any():
         rep.failed.append(f"NaN positions differ at {int(nan_mismatch.sum())} elements (nan='match')")
+        rep.loosen["nan"] = "ignore"
 
     for key in ("max_abs_error", "mean_abs_error", "median_abs_error", "quantile_abs_error"):
         bound = getattr(criteria, key)
@@ -371,11 +377,13 @@ def _compare_output(
             label = f"p{criteria.quantile * 100:g} abs error" if key == "quantile_abs_error" else key.replace("_", " ")
             rep.failed.append(f"{label} <= {_fmt(bound)}: got {_fmt(stats[key])}")
             rep.would_pass.append(f"{key} >= {_fmt(stats[key])}")
+            rep.loosen[key] = stats[key]
     for key, label in (("cosine", "cosine"), ("snr_db", "SNR dB"), ("psnr_db", "PSNR dB")):
         bound = getattr(criteria, key)
         if bound is not None and stats.get(key, -math.inf) < bound:
             rep.failed.append(f"{label} >= {_fmt(bound)}: got {_fmt(stats.get(key, float('nan')))}")
             rep.would_pass.append(f"{key} <= {_fmt(stats.get(key, float('nan')))}")
+            rep.loosen[key] = stats.get(key, float("nan"))
     if criteria.top_k is not None:
         if agree is None:  # a regression head or a scalar: top-k does not apply to this output
             stats[f"top{k}_agreement"] = "n/a"
@@ -385,6 +393,7 @@ def _compare_output(
                 f"top-{k} agreement >= {_fmt(criteria.top_k_agreement)}: got {_fmt(agree)} ({rows} rows disagree)"
             )
             rep.would_pass.append(f"top_k_agreement <= {_fmt(agree)}")
+            rep.loosen["top_k_agreement"] = agree
 
     if rep.failed:
         rep.ok = False

@@ -13,12 +13,14 @@ import pytest
 from . import config as cfg
 from .errors import ConfigError, EdgeQAError, Unsupported
 from .session import GOLDEN, RESULTS, EdgeSession
+from .usage import Usage
 
 if TYPE_CHECKING:
     from .devices import DeviceSpec
     from .runtimes import CompiledModel
 
 SESSION = pytest.StashKey[EdgeSession]()
+USAGE = pytest.StashKey[Usage]()  # every process: what it collected; the controller merges the rest
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,6 +43,8 @@ def pytest_configure(config: pytest.Config) -> None:
         # One id for the whole run (xdist workers share the controller's testrunuid): rebuilt once per run.
         session.rebuild_session = getattr(config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex
     config.stash[SESSION] = session
+    config.stash[USAGE] = Usage(devices={d.id for d in settings.devices})
+    config.pluginmanager.register(GoldenCollection(config), "edgeqa-golden-collection")
     if not hasattr(config, "workerinput"):  # the controller (or a plain run) owns the bookkeeping and files
         config.pluginmanager.register(GoldenUsage(config), "edgeqa-golden-usage")
         config.pluginmanager.register(EdgeReport(config), "edgeqa-report")
@@ -206,16 +210,30 @@ def optimized_model(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> 
 # ------------------------------------------------------------------------------------------------ goldens
 
 OWNER = "edgeqa_owner"
+DEVICE = "edgeqa_device"  # user_properties key: the device of an item that may use goldens
+USAGE_WIRE = "edgeqa_golden_usage"  # config.workeroutput key: a worker's Usage.to_wire()
+
+
+def _device_id(item: pytest.Item) -> str:
+    from .suite import SuiteItem
+
+    if isinstance(item, SuiteItem):
+        return item.device.id
+    callspec = getattr(item, "callspec", None)
+    device = callspec.params.get("edge_device") if callspec is not None else None
+    return "" if device is None else str(getattr(device, "id", device))
 
 
 def _owner(item: pytest.Item) -> str:
     """The test a golden belongs to: node id without the device part of its parametrization."""
+    from .suite import SuiteItem
+
+    if isinstance(item, SuiteItem):
+        return item.owner
     base, _, params = item.nodeid.partition("[")
-    callspec = getattr(item, "callspec", None)
-    device = callspec.params.get("edge_device") if callspec is not None else None
+    dev = _device_id(item)
     params = params[:-1] if params.endswith("]") else params
-    if device is not None:
-        dev = device.id
+    if dev:
         if params == dev:
             params = ""
         elif params.startswith(dev + "-"):
@@ -235,67 +253,144 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     item.config.stash[CURRENT] = item
     from .suite import SuiteItem
 
-    if "golden_check" in getattr(item, "fixturenames", ()):
-        item.user_properties.append((OWNER, _owner(item)))
-    elif isinstance(item, SuiteItem) and item.check == "parity":
-        item.user_properties.append((OWNER, item.owner))
+    if "golden_check" in getattr(item, "fixturenames", ()) or (isinstance(item, SuiteItem) and item.check == "parity"):
+        item.user_properties += [(OWNER, _owner(item)), (DEVICE, _device_id(item))]
+
+
+class GoldenCollection:
+    """Every process: which tests exist (collected before any deselection), which were selected, and what
+    kept the collection from being whole. A worker hands it to the controller in config.workeroutput."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.usage = config.stash[USAGE]
+
+    @pytest.hookimpl(tryfirst=True)  # before -k, -m, --deselect and the like drop items: a deselected test exists
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        from .suite import SuiteSchemaItem
+
+        self.usage.collected = True
+        for item in items:
+            if isinstance(item, SuiteSchemaItem):
+                self.usage.problems.append(f"invalid suite {item.nodeid.split('::', 1)[0]}")
+            else:
+                self.usage.add_item(item.nodeid, _owner(item))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.usage.selected.update(item.nodeid for item in session.items)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        # On the controller too: pytest-xdist replays the workers' failed collections there.
+        problem = f"a collection error in {report.nodeid or 'the session'}"
+        if report.failed and problem not in self.usage.problems:
+            self.usage.problems.append(problem)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        config = session.config
+        if _is_worker(config):  # merged on the controller in GoldenUsage.pytest_testnodedown
+            config.workeroutput[USAGE_WIRE] = self.usage.to_wire()  # type: ignore[attr-defined]
 
 
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+# What makes a session run no tests at all: nothing it did can say a golden is unused.
+_NO_TESTS = (
+    ("collectonly", "--collect-only"),
+    ("showfixtures", "--fixtures"),
+    ("show_fixtures_per_test", "--fixtures-per-test"),
+    ("markers", "--markers"),
+    ("setuponly", "--setup-only"),
+    ("setupplan", "--setup-plan"),
+)
+
+
 class GoldenUsage:
     """Controller-side bookkeeping of golden use, fed by test reports (so it works under pytest-xdist,
-    where the reports carry each item's user_properties to the controller)."""
+    where the reports carry each item's user_properties to the controller) and by the collection of
+    this process or, under pytest-xdist, of the workers."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.touched: set[str] = set()
-        self.passed_owners: set[str] = set()
-        self.seen_owners: set[str] = set()
         self.unused: list[Path] = []
         self.pruned = False
+        self.undecided: str | None = None
+
+    @property
+    def usage(self) -> Usage:
+        return self.config.stash[USAGE]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        usage = self.usage
+        if report.when == "teardown":
+            usage.finished.add(report.nodeid)
         props = [(str(k), str(v)) for k, v in report.user_properties]
         owner = next((v for k, v in props if k == OWNER), None)
         if owner is None:
             return
-        self.seen_owners.add(owner)
-        self.touched.update(v for k, v in props if k == GOLDEN)
+        usage.touched.update(v for k, v in props if k == GOLDEN)
         if report.when == "call" and report.passed:
-            self.passed_owners.add(owner)
+            usage.passed.add((owner, next((v for k, v in props if k == DEVICE), "")))
 
-    def _full_run(self) -> bool:
-        """Did this run select every test under its paths? Only then can a golden's test be 'gone'."""
-        opt = self.config.getoption
-        narrowed = opt("keyword", "") or opt("markexpr", "") or opt("lf", False) or opt("deselect", None)
-        return not narrowed and not any("::" in arg for arg in self.config.args)
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """pytest-xdist: a worker finished (or died); merge what it collected."""
+        self.usage.merge(getattr(node, "workeroutput", {}).get(USAGE_WIRE, {}))
+        if error:
+            self.usage.problems.append(f"pytest-xdist worker {node.gateway.id} crashed ({error})")
+
+    def _why_undecided(self, session: pytest.Session, exitstatus: int) -> str | None:
+        """Why this session cannot tell which goldens are unused; None when it ran to its end."""
+        for dest, flag in _NO_TESTS:
+            if self.config.getoption(dest, False):
+                return f"{flag} ran no tests"
+        if self.usage.problems:
+            return self.usage.undecided()
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            return "the session was interrupted"
+        if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
+            return f"the session ended with exit status {int(exitstatus)}"
+        stopped = session.shouldfail or session.shouldstop
+        if stopped:
+            return f"the session stopped early ({stopped})" if isinstance(stopped, str) else "the session stopped early"
+        return self.usage.undecided()
+
+    def _module_gone(self) -> Any:
+        """Decides whether a test module that was not collected is gone: it no longer exists and lies under
+        this run's paths. None where the run cannot tell (--lf skips files, node ids select single tests)."""
+        config = self.config
+        if config.getoption("lf", False) or any("::" in arg for arg in config.args):
+            return None
+        rootpath, here = config.rootpath, config.invocation_params.dir
+        scope = [(here / a.split("::")[0]).resolve() for a in config.args]
+
+        def gone(module: str) -> bool:
+            path = (rootpath / module).resolve()
+            return not path.exists() and any(path == s or s in path.parents for s in scope)
+
+        return gone
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         settings = self.config.stash[SESSION].settings
         if not settings.golden_dir.is_dir():
             return
-        from .golden import Usage, read_owner, remove, unused
+        self.undecided = self._why_undecided(session, exitstatus)
+        if self.undecided is not None:
+            return
+        from .golden import remove, unused
 
-        rootpath = self.config.rootpath
-        scope = [Path(a.split("::")[0]).resolve() for a in self.config.args]
-
-        def in_scope(path: Path) -> bool:
-            # A golden whose test module lies outside this run's paths says nothing about being unused.
-            module = (rootpath / read_owner(path).split("::", 1)[0]).resolve()
-            return any(module == s or s in module.parents for s in scope)
-
-        usage = Usage(touched=self.touched, passed_owners=self.passed_owners, seen_owners=self.seen_owners)
-        self.unused = [p for p in unused(settings.golden_dir, usage, self._full_run()) if in_scope(p)]
+        self.unused = unused(settings.golden_dir, self.usage, self._module_gone())
         if settings.golden_prune and self.unused:
             for path in self.unused:
                 remove(path)
             self.pruned = True
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.undecided is not None and self.config.stash[SESSION].settings.golden_prune:
+            terminalreporter.write_line(
+                f"edgeqa: --golden-prune skipped: {self.undecided}; goldens are judged unused only from a session that ran to its end"
+            )
         if not self.unused:
             return
         rootpath = self.config.rootpath
