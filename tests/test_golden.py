@@ -503,7 +503,9 @@ def test_collect_only_and_fixtures_say_nothing_about_unused_goldens(pytester: py
     pytester.makepyfile(test_g="def test_a():\n    pass\n")
     for option in ("--collect-only", "--fixtures"):
         result = pytester.runpytest(option)
-        assert not [ln for ln in result.stdout.lines if "golden(s)" in ln or "--golden-prune" in ln], result.stdout.str()
+        assert not [ln for ln in result.stdout.lines if "golden(s)" in ln or "--golden-prune" in ln], (
+            result.stdout.str()
+        )
 
 
 def test_goldens_of_devices_not_in_this_run_are_out_of_scope(pytester: pytest.Pytester, models) -> None:
