@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -365,7 +365,7 @@ def run_golden_check(
 
 
 def _tolerance_advice(
-    spec: Spec, kind: str, actual: Mapping[str, Any], references: list[Mapping[str, Any]], criteria_in: str | None
+    spec: Spec, kind: str, actual: Mapping[str, Any], references: Sequence[Mapping[str, Any]], criteria_in: str | None
 ) -> list[str]:
     """Re-recording cannot help (the golden is what the original gives today): say so, and show the
     round criteria that would pass, checked against every reference the candidate is compared with."""
@@ -408,7 +408,7 @@ def _round_bound(key: str, value: float) -> float:
     return float(f"{math.ceil(value * 10**digits) / 10**digits:.2g}")
 
 
-def _loosened(spec: Spec, kind: str, actual: Mapping[str, Any], references: list[Mapping[str, Any]]) -> Spec | None:
+def _loosened(spec: Spec, kind: str, actual: Mapping[str, Any], references: Sequence[Mapping[str, Any]]) -> Spec | None:
     """``spec`` with each failed criterion moved to a round value that holds against every reference, or
     None when no tolerance can fix it (missing outputs, shapes, dtypes)."""
     import math
@@ -433,7 +433,7 @@ def _loosened(spec: Spec, kind: str, actual: Mapping[str, Any], references: list
                 values[key] = value
     if not wanted:
         return None
-    rounded = {
+    rounded: dict[str | None, dict[str, Any]] = {
         target: {k: v if k == "nan" else _round_bound(k, v) for k, v in values.items()}
         for target, values in wanted.items()
     }
