@@ -10,18 +10,18 @@ from conftest import ROOT, SUITES, assert_clean, supports_bf16
 
 @pytest.fixture
 def suites(pytester: pytest.Pytester) -> pytest.Pytester:
-    for entry in SUITES.iterdir():
-        if entry.name != "__pycache__":
-            (shutil.copytree if entry.is_dir() else shutil.copy)(entry, pytester.path / entry.name)
-    # The suites' goldens, at the path their tests have relative to this rootdir.
-    shutil.copytree(ROOT / "golden" / "suites", pytester.path / "golden")
+    # The repository's layout: suites/ and golden/suites/ under a rootdir, so every test has the id its
+    # goldens were recorded for ("suites/test_digits.py::..."), and `pytest suites/` is the README's command.
+    pytester.makeini("[pytest]\n")
+    shutil.copytree(SUITES, pytester.path / "suites", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "golden" / "suites", pytester.path / "golden" / "suites")
     # The suites build NNCF recipes, whose backend registers once per process: run them in subprocesses.
     pytester.runpytest = pytester.runpytest_subprocess  # type: ignore[method-assign]
     return pytester
 
 
 def test_example_suites_pass_on_cpu_with_both_runtimes(suites: pytest.Pytester) -> None:
-    result = suites.runpytest("--edge-device=CPU,ort:cpu", "-rs")
+    result = suites.runpytest("suites", "--edge-device=CPU,ort:cpu", "-rs")
     # OpenVINO IR cannot run on ONNX Runtime: those items are skipped, with the reason. So are the two
     # bf16 examples on a CPU that runs f32 when asked for bf16 (AVX2 only): skipped, never passed at f32.
     bf16_items = 2
@@ -31,8 +31,8 @@ def test_example_suites_pass_on_cpu_with_both_runtimes(suites: pytest.Pytester) 
         result.assert_outcomes(passed=27 - bf16_items, skipped=19 + bf16_items)
         result.stdout.fnmatch_lines_random(
             [
-                "SKIPPED [[]1[]] diabetes.edgeqa.yaml:1: precision='bf16' asked, but CPU runs f32 (CPU capabilities: *; no BF16)*",
-                "SKIPPED [[]1[]] test_diabetes.py:*: precision='bf16' asked, but CPU runs f32 (CPU capabilities: *; no BF16)*",
+                "SKIPPED [[]1[]] suites/diabetes.edgeqa.yaml:1: precision='bf16' asked, but CPU runs f32 (CPU capabilities: *; no BF16)*",
+                "SKIPPED [[]1[]] suites/test_diabetes.py:*: precision='bf16' asked, but CPU runs f32 (CPU capabilities: *; no BF16)*",
             ]
         )
     result.stdout.fnmatch_lines(["*ONNX Runtime runs ONNX models only; digits_cnn_fp16.xml is OpenVINO IR*"])
@@ -43,7 +43,7 @@ def test_missing_npu_skips_and_require_devices_fails(suites: pytest.Pytester) ->
     result = suites.runpytest("--edge-device=NPU", "-rs")
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(skipped=23)
-    result.stdout.fnmatch_lines(["SKIPPED [[]1[]] test_digits.py:*: NPU is not available: OpenVINO has: CPU"])
+    result.stdout.fnmatch_lines(["SKIPPED [[]1[]] suites/test_digits.py:*: NPU is not available: OpenVINO has: CPU"])
     strict = suites.runpytest("--edge-device=NPU", "--edge-require-devices")
     assert strict.ret == pytest.ExitCode.TESTS_FAILED
     strict.stdout.fnmatch_lines(["*--edge-require-devices: NPU is not available: OpenVINO has: CPU*"])
