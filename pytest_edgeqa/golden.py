@@ -5,12 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import platform
 import re
-import socket
-import tempfile
-import time
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +17,7 @@ import numpy as np
 
 from .devices import cpu_features
 from .errors import EdgeQAError
+from .files import write_atomic
 from .usage import Usage
 
 SCHEMA = 1
@@ -84,62 +81,7 @@ def manifest_path(npz: Path) -> Path:
     return npz.with_suffix(".json")
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
 TMP_DIR = ".edgeqa-tmp"  # under the golden dir: temporary files of atomic writes; git ignores it
-_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
-_TMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-(?P<host>[0-9a-f]{8})-[^.]+\.tmp$")
-_OLD_TMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # what versions before 0.2 left beside the golden
-STALE_TMP_S = 3600.0  # another host's (or an old version's) temporary file older than this is a leftover
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # it exists, owned by someone else
-    return True
-
-
-def _leftover(entry: Path, now: float) -> bool:
-    """A temporary file whose writer is gone: a dead process on this host, or older than STALE_TMP_S."""
-    try:
-        age = now - entry.stat().st_mtime
-    except OSError:
-        return False
-    m = _TMP_NAME.match(entry.name)
-    if m is None:
-        return _OLD_TMP_NAME.match(entry.name) is not None and age > STALE_TMP_S
-    if m["host"] == _HOST and os.name == "posix":  # os.kill(pid, 0) would terminate the process on Windows
-        return not _alive(int(m["pid"]))
-    return age > STALE_TMP_S
-
-
-def clean_leftovers(*folders: Path) -> list[Path]:
-    """Remove the temporary files of killed writes from ``folders``; live writers' files stay."""
-    removed = []
-    now = time.time()
-    for folder in folders:
-        try:
-            entries = [e for e in folder.iterdir() if e.name.endswith(".tmp") and e.is_file()]
-        except OSError:
-            continue
-        for entry in entries:
-            if _leftover(entry, now):
-                entry.unlink(missing_ok=True)
-                removed.append(entry)
-    return removed
 
 
 def _tmp_dir(root: Path) -> Path:
@@ -155,22 +97,8 @@ def _tmp_dir(root: Path) -> Path:
 
 
 def _atomic_write(path: Path, data: bytes, root: Path | None = None) -> None:
-    """Temporary file, fsync, rename: a reader sees the old file or the new one. Leftovers of killed
-    writes (in the temporary folder, or beside the file from older versions) are removed first."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    folder = _tmp_dir(root if root is not None else path.parent)
-    clean_leftovers(folder, path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-{_HOST}-", suffix=".tmp", dir=folder)
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; goldens are shared files, committed to git
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """An atomic write whose temporary file lives in the golden dir's self-ignoring temporary folder."""
+    write_atomic(path, data, _tmp_dir(root if root is not None else path.parent))
 
 
 def _manifest_text(manifest: Mapping[str, Any]) -> str:

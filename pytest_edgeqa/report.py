@@ -6,11 +6,12 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from .files import write_atomic  # noqa: F401  the CLI and the plugin write reports with it
 
 SCHEMA_VERSION = 2
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
@@ -165,27 +166,6 @@ def build(records: list[dict[str, Any]], env: dict[str, Any], started: float) ->
         "summary": counts(records),
         "results": sorted(records, key=lambda r: (r["nodeid"], r["check"])),
     }
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Temporary file beside ``path``, then a rename: a reader sees the old file or the new one. The file
-    gets the permissions the umask gives any new file (mkstemp alone would leave it 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def schema() -> dict[str, Any]:

@@ -18,6 +18,7 @@ from conftest import assert_clean
 from onnx import TensorProto, helper
 
 from pytest_edgeqa import golden as store
+from pytest_edgeqa.files import UMASK
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +78,7 @@ def test_record_then_compare_on_every_device(pytester: pytest.Pytester, models) 
     assert {"openvino", "onnxruntime", "numpy"} <= set(manifest["versions"]) and manifest["plugin_version"]
     assert "avx2" in manifest["cpu"]["features"] or manifest["cpu"]["features"]
     assert manifest["tolerances"]["default"]["for"] == "f16"  # FP16 weights: the f16 defaults applied
-    assert oct(npz.stat().st_mode & 0o777) == oct(0o666 & ~store._UMASK)
+    assert oct(npz.stat().st_mode & 0o777) == oct(0o666 & ~UMASK)
     again = pytester.runpytest("--edge-device=CPU,AUTO")
     again.assert_outcomes(passed=2)
 

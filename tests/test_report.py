@@ -166,9 +166,7 @@ def test_merge_and_compare_on_real_reports(project: pytest.Pytester) -> None:
         text=True,
     )
     assert merged.returncode == 0, merged.stderr
-    assert (
-        "diabetes.edgeqa.yaml::diabetes-mlp  acc:PASS lat:PASS par:PASS  acc:PASS lat:PASS par:PASS" in merged.stdout
-    )
+    assert "diabetes.edgeqa.yaml::diabetes-mlp  acc:PASS lat:PASS par:PASS  acc:PASS lat:PASS par:PASS" in merged.stdout
     assert "merged 2 reports, 12 results -> merged.json" in merged.stdout
     report = json.loads((project.path / "merged.json").read_text())
     jsonschema.validate(report, schema())
@@ -258,12 +256,15 @@ def test_every_check_has_one_status_in_terminal_json_markdown_and_junit(
     block = lines[start + 1 : end]
     assert all(len(ln) <= 100 for ln in block), block
     result.stdout.fnmatch_lines(
-        ["  FAIL CPU        accuracy accuracy marker: unknown argument 'nonsense'*", "  WARN CPU        latency  p50 * ms*"]
+        [
+            "  FAIL CPU        accuracy accuracy marker: unknown argument 'nonsense'*",
+            "  WARN CPU        latency  p50 * ms*",
+        ]
     )
     assert not any(ln.lstrip().startswith("PASS") for ln in block), block
     # The skip reason is long: it wraps onto indented lines, and no word is cut.
     skip_at = next(i for i, ln in enumerate(block) if ln.startswith("  SKIP ort:cpu    latency"))
-    wrapped = [block[skip_at]] + [ln for ln in block[skip_at + 1 :] if ln.startswith("      ")][:3]
+    wrapped = [block[skip_at], *[ln for ln in block[skip_at + 1 :] if ln.startswith("      ")][:3]]
     reason = " ".join(ln.strip() for ln in wrapped)
     expected = next(r for r in report["results"] if r["name"].endswith("latency") and r["device"] == "ort:cpu")
     assert " ".join(expected["detail"]["reason"].split()) in reason, (reason, expected)
@@ -314,7 +315,11 @@ def _rec(check: str, device: str, status: str, **figures) -> dict:
 def _report(*results: dict) -> dict:
     from pytest_edgeqa.report import build
 
-    return build(list(results), {"python": "3", "platform": "x", "cpu": {"name": "c", "features": []}, "devices": [], "versions": {}}, 0.0)
+    return build(
+        list(results),
+        {"python": "3", "platform": "x", "cpu": {"name": "c", "features": []}, "devices": [], "versions": {}},
+        0.0,
+    )
 
 
 def test_compare_counts_lost_coverage_as_a_regression() -> None:
@@ -349,15 +354,30 @@ def test_compare_judges_latency_and_accuracy_with_their_intervals() -> None:
     moved, regressions = compare(
         _report(lat(1.00, 0.98, 1.02)), _report(lat(1.40, 1.33, 1.45)), accuracy=0.005, latency=1.10, parity=1e-4
     )
-    assert regressions == ["t.py::test_latency [CPU] latency: p50 1 -> 1.4 ms (x1.400), at least x1.304 between the intervals > x1.1"]
+    assert regressions == [
+        "t.py::test_latency [CPU] latency: p50 1 -> 1.4 ms (x1.400), at least x1.304 between the intervals > x1.1"
+    ]
 
     def acc(drop: float, lo: float, hi: float) -> dict:
         return _rec("accuracy", "CPU", "pass", drop=drop, ci_low=lo, ci_high=hi)
 
     # The drop grew by 0.006, but the current interval still holds the baseline's drop: within noise.
-    assert compare(_report(acc(0.0, -0.004, 0.004)), _report(acc(0.006, -0.001, 0.013)), accuracy=0.005, latency=1.1, parity=1e-4)[1] == []
-    _, regressions = compare(_report(acc(0.0, -0.004, 0.004)), _report(acc(0.02, 0.011, 0.029)), accuracy=0.005, latency=1.1, parity=1e-4)
-    assert regressions == ["t.py::test_accuracy [CPU] accuracy: drop +0.0000 -> +0.0200 (+0.0200), now [+0.0110, +0.0290] > 0.005"]
+    assert (
+        compare(
+            _report(acc(0.0, -0.004, 0.004)),
+            _report(acc(0.006, -0.001, 0.013)),
+            accuracy=0.005,
+            latency=1.1,
+            parity=1e-4,
+        )[1]
+        == []
+    )
+    _, regressions = compare(
+        _report(acc(0.0, -0.004, 0.004)), _report(acc(0.02, 0.011, 0.029)), accuracy=0.005, latency=1.1, parity=1e-4
+    )
+    assert regressions == [
+        "t.py::test_accuracy [CPU] accuracy: drop +0.0000 -> +0.0200 (+0.0200), now [+0.0110, +0.0290] > 0.005"
+    ]
 
 
 def test_compare_reads_schema_1_reports(tmp_path) -> None:
