@@ -162,16 +162,23 @@ def outputs_of(
     return results[output or model.outputs[0].name], timing
 
 
-def non_finite(array: Any) -> tuple[np.ndarray, str] | None:
-    """The rows (first axis) of a float array that hold NaN or Inf, and which of those they hold
-    ("NaN", "NaN and +Inf", ...); None when every value is finite or the array is not floating point."""
+def non_finite(array: Any, whole_rows: bool = False) -> tuple[np.ndarray, str] | None:
+    """The rows (first axis) of a float array that hold NaN or Inf (with ``whole_rows``: that hold
+    nothing else), and which of those they hold ("NaN", "NaN and +Inf", ...); None when there are none
+    or the array is not floating point."""
     arr = np.asarray(array)
     if arr.dtype.kind not in "fc" or arr.size == 0:
         return None
     finite = np.isfinite(arr)
     if finite.all():
         return None
-    rows = np.flatnonzero(~finite.reshape(len(arr), -1).all(axis=1)) if arr.ndim else np.array([0])
+    if arr.ndim:
+        per_row = finite.reshape(len(arr), -1)
+        rows = np.flatnonzero(~per_row.any(axis=1) if whole_rows else ~per_row.all(axis=1))
+        if not len(rows):
+            return None
+    else:
+        rows = np.array([0])
     bad = arr[rows]
     kinds = [
         k
@@ -188,17 +195,19 @@ def rows_text(rows: np.ndarray, total: int, first: int = 5) -> str:
 
 
 def require_finite_data(inputs: Mapping[str, np.ndarray], mapping: Mapping[str, str], label: str, refs: Any) -> None:
-    """Refuse data a metric cannot judge with: NaN/Inf in a model input's column or in the labels.
-    (Left alone, an engine may turn NaN into numbers: all-NaN images once scored "accuracy 0.10 -> 0.10".)"""
+    """Refuse data a metric cannot judge with: rows of a model input with no finite value at all, or
+    NaN/Inf in the labels. (Left alone, an engine may turn NaN into numbers: all-NaN images once scored
+    "accuracy 0.10 -> 0.10".) A NaN among numbers stays: tabular models may read it as "missing"; what
+    the models make of it is judged by their outputs."""
     __tracebackhide__ = True
     for name, values in inputs.items():
-        found = non_finite(values)
+        found = non_finite(values, whole_rows=True)
         if found is not None:
             column = mapping.get(name, name)
             where = f"input {name!r}" + (f" (column {column!r})" if column != name else "")
             raise NonFinite(
-                f"accuracy_check: {where} holds {found[1]} in {rows_text(found[0], len(values))}: a model "
-                f"cannot be judged on rows without numbers; drop or clean them first (e.g. preprocess=)"
+                f"accuracy_check: {where} holds only {found[1]} in {rows_text(found[0], len(values))}: a "
+                f"model cannot be judged on rows without numbers; drop or clean them first (e.g. preprocess=)"
             )
     found = non_finite(refs)
     if found is not None:

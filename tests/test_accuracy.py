@@ -536,9 +536,9 @@ def test_nan_or_inf_in_outputs_or_data_is_a_clear_failure(pytester: pytest.Pytes
         ):
             assert message in out, message
     for message in (
-        "accuracy_check: input 'x' holds NaN in 8 of 8 rows (rows 0, 1, 2, 3, 4, ...): a model cannot be judged on "
+        "accuracy_check: input 'x' holds only NaN in 8 of 8 rows (rows 0, 1, 2, 3, 4, ...): a model cannot be judged on "
         "rows without numbers; drop or clean them first (e.g. preprocess=)",
-        "accuracy_check: input 'x' holds +Inf in 2 of 8 rows (rows 2, 6): a model cannot be judged",
+        "accuracy_check: input 'x' holds only +Inf in 2 of 8 rows (rows 2, 6): a model cannot be judged",
         "accuracy_check: label column 'target' holds NaN in 2 of 8 rows (rows 6, 7): those rows cannot be scored",
     ):
         assert out.count(message) >= 2, message  # on both devices
