@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .config import MAX_BATCH, MAX_RESAMPLES, number, short
 from .errors import ConfigError, EdgeQAError
 
 if TYPE_CHECKING:
@@ -61,8 +61,9 @@ class Budget:
     batch_size: int | None = None
 
 
-def budget_from_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Budget:
-    where = "accuracy marker"
+def budget_from_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str = "accuracy marker") -> Budget:
+    """Validate the marker's arguments (``where`` names their source in errors): types, finite numbers in
+    range, and budgets that can hold together, so a contradiction is refused before any model runs."""
     options = dict(kwargs)
     if len(args) > 2:
         raise ConfigError(f"{where}: takes at most 2 positional arguments (metric, max_drop), got {len(args)}")
@@ -75,39 +76,90 @@ def budget_from_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Budg
         raise ConfigError(
             f"{where}: unknown argument {', '.join(map(repr, unknown))} (expected: {', '.join(MARKER_KEYS)})"
         )
+    metric = options.get("metric", "accuracy")
+    named = isinstance(metric, str) and bool(metric.strip())
+    if not (named or (callable(metric) and not isinstance(metric, str)) or hasattr(metric, "stats")):
+        raise ConfigError(
+            f"{where}: metric={short(metric)}; expected a metric name such as 'accuracy', or a callable "
+            "fn(predictions, references) -> float"
+        )
     preset = options.get("preset")
     if preset is not None:
-        if preset not in PRESETS:
-            raise ConfigError(f"{where}: preset={preset!r}; expected one of {', '.join(PRESETS)}")
+        if not isinstance(preset, str) or preset not in PRESETS:
+            raise ConfigError(f"{where}: preset={short(preset)}; expected one of {', '.join(PRESETS)}")
         if "max_drop" in options or "drop" in options:
             raise ConfigError(f"{where}: preset={preset!r} sets max_drop and drop; give one or the other")
         options.update(max_drop=PRESETS[preset], drop="relative")
-    for key in ("max_drop", "min_value", "max_value", "min_improvement"):
-        value = options.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value)):
-            raise ConfigError(f"{where}: {key}={value!r}; expected a number")
+    for key in ("min_value", "max_value"):
+        if options.get(key) is not None:
+            options[key] = number(options[key], where, key)
     for key in ("max_drop", "min_improvement"):
-        if options.get(key) is not None and options[key] < 0:
-            raise ConfigError(
-                f"{where}: {key}={options[key]!r}; expected a number at least 0 (a drop is measured as a positive loss)"
-            )
-    if options.get("drop", "absolute") not in ("absolute", "relative"):
-        raise ConfigError(f"{where}: drop={options['drop']!r}; expected 'absolute' or 'relative'")
-    if options.get("gate", "point") not in GATES:
-        raise ConfigError(f"{where}: gate={options['gate']!r}; expected 'point' or 'confident'")
+        if options.get(key) is not None:
+            options[key] = number(options[key], where, key, low=0, why="(a drop is measured as a positive loss)")
+    drop = options.get("drop", "absolute")
+    if not isinstance(drop, str) or drop not in ("absolute", "relative"):
+        raise ConfigError(f"{where}: drop={short(drop)}; expected 'absolute' or 'relative'")
+    gate = options.get("gate", "point")
+    if not isinstance(gate, str) or gate not in GATES:
+        raise ConfigError(f"{where}: gate={short(gate)}; expected 'point' or 'confident'")
     conf = options.get("confidence", 0.95)
     if isinstance(conf, bool) or not isinstance(conf, (int, float)) or not 0.5 <= conf < 1:
-        raise ConfigError(f"{where}: confidence={conf!r}; expected a number in [0.5, 1)")
-    for key, lo in (("resamples", 100), ("batch_size", 1)):
-        value = options.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < lo):
-            raise ConfigError(f"{where}: {key}={value!r}; expected an integer of at least {lo}")
+        raise ConfigError(f"{where}: confidence={short(conf)}; expected a number in [0.5, 1)")
+    for key, lo, hi in (("resamples", 100, MAX_RESAMPLES), ("batch_size", 1, MAX_BATCH)):
+        if options.get(key) is not None:
+            options[key] = number(options[key], where, key, integer=True, low=lo, high=hi)
     hib = options.get("higher_is_better")
     if hib is not None and not isinstance(hib, bool):
-        raise ConfigError(f"{where}: higher_is_better={hib!r}; expected True or False")
+        raise ConfigError(f"{where}: higher_is_better={short(hib)}; expected True or False")
+    output = options.get("output")
+    if output is not None and (not isinstance(output, str) or not output):
+        raise ConfigError(f"{where}: output={short(output)}; expected the name of one of the model's outputs")
     if all(options.get(k) is None for k in ("max_drop", "min_value", "max_value", "min_improvement")):
         raise ConfigError(f"{where}: no budget: give max_drop, min_value, max_value, min_improvement or a preset")
+    _contradictions(options, where)
     return Budget(**options)
+
+
+def _contradictions(options: Mapping[str, Any], where: str) -> None:
+    """Budgets that no result can meet, and settings that nothing given uses."""
+    lo, hi = options.get("min_value"), options.get("max_value")
+    if lo is not None and hi is not None and lo > hi:
+        raise ConfigError(f"{where}: min_value={lo:g} is above max_value={hi:g}; no optimized value can meet both")
+    metric = options.get("metric", "accuracy")
+    low, high = _range_of(metric) if isinstance(metric, str) else (None, None)
+    if high is not None and lo is not None and lo > high:
+        raise ConfigError(
+            f"{where}: min_value={lo:g} is above the most {metric} can be ({high:g}); no value can meet it"
+        )
+    if low is not None and hi is not None and hi < low:
+        raise ConfigError(
+            f"{where}: max_value={hi:g} is below the least {metric} can be ({low:g}); no value can meet it"
+        )
+    hib = options.get("higher_is_better")
+    if hib is not None and low is not None and hib != (metric not in _LOWER):  # low: a built-in metric
+        raise ConfigError(
+            f"{where}: higher_is_better={hib} contradicts {metric}, which is {'lower' if metric in _LOWER else 'higher'}"
+            "-is-better; higher_is_better= is for metrics whose direction is not known"
+        )
+    drop_based = [k for k in ("max_drop", "min_improvement") if options.get(k) is not None]
+    if not drop_based:
+        for key, default in (("drop", "absolute"), ("gate", "point")):
+            if options.get(key, default) != default:
+                raise ConfigError(
+                    f"{where}: {key}={options[key]!r} applies to max_drop or min_improvement, and neither is "
+                    "given (min_value and max_value bound the optimized value itself)"
+                )
+
+
+_FRACTIONS = {"accuracy", "precision", "recall", "f1", "precision_micro", "recall_micro", "f1_micro"}
+_LOWER = {"mse", "mae", "perplexity"}
+
+
+def _range_of(metric: str) -> tuple[float | None, float | None]:
+    """The values a built-in metric can take (None: unbounded, or not a built-in)."""
+    if metric in _FRACTIONS or (metric.startswith("top_") and metric.endswith("_accuracy") and metric[4:-9].isdigit()):
+        return 0.0, 1.0
+    return {"mse": (0.0, None), "mae": (0.0, None), "perplexity": (1.0, None)}.get(metric, (None, None))
 
 
 # ------------------------------------------------------------------------------------------ evaluation

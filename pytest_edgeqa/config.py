@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
+import numbers
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,24 +63,73 @@ def _device_arg(text: str) -> list[DeviceSpec]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _positive_int(text: str) -> int:
+# Upper bounds of every number a user gives (command line, ini, marker, fixture argument): a value past
+# them is a typo or a unit mix-up (ms for s), never a run anybody waits for or has the memory for.
+MAX_SECONDS = 3600.0  # timed or warm-up seconds per model: an hour
+MAX_ITERATIONS = 10_000_000
+MAX_BATCH = 4096  # a batch a fixture generates or evaluates at once
+MAX_RESAMPLES = 100_000  # bootstrap resamples
+MAX_THREADS = 1024  # threads or streams
+
+
+def number(
+    value: Any,
+    where: str,
+    key: str,
+    *,
+    integer: bool = False,
+    low: float | None = None,
+    low_open: bool = False,
+    high: float | None = None,
+    why: str = "",
+) -> Any:
+    """``value`` if it is a finite number (an integer if ``integer``; never a bool) in range, else a
+    ``ConfigError``: "<where>: <key>=<value>; expected a positive number of at most 3600 <why>"."""
+    kind = numbers.Integral if integer else numbers.Real
+    real = isinstance(value, kind) and not isinstance(value, bool)
+    finite = real and math.isfinite(value)
+    if finite and (low is None or (value > low if low_open else value >= low)) and (high is None or value <= high):
+        return int(value) if integer else float(value)
+    noun = "integer" if integer else "number"
+    if low is not None and ((low == 0 and low_open) or (integer and low == 1 and not low_open)):
+        text = f"a positive {noun}"
+    elif low is not None:
+        text = f"{'an' if integer else 'a'} {noun} {'above' if low_open else 'at least'} {_fmt(low)}"
+    else:
+        text = f"{'an' if integer else 'a'} {noun}"
+    if high is not None:
+        text += f"{' and' if low is not None and not text.startswith('a positive') else ' of'} at most {_fmt(high)}"
+    if real and not finite:
+        text = "a finite " + text.split(" ", 1)[1]
+    return _raise(f"{where}: {key}={short(value)}; expected {text}{' ' + why if why else ''}")
+
+
+def _raise(message: str) -> Any:
+    raise ConfigError(message)
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def _parse_number(text: str, integer: bool, high: float, why: str = "") -> Any:
+    """An option or ini value: a positive number (integer) of at most ``high``, else ArgumentTypeError."""
     try:
-        value = int(text)
+        value: Any = int(text) if integer else float(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return value
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive {'integer' if integer else 'number'}") from None
+    try:
+        return number(value, "", "", integer=integer, low=0, low_open=True, high=high, why=why)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {str(exc).split('expected ', 1)[1]}") from None
+
+
+def _positive_int(text: str) -> int:
+    return int(_parse_number(text, True, MAX_ITERATIONS))
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
-    return value
+    return float(_parse_number(text, False, MAX_SECONDS, "seconds"))
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -229,7 +281,7 @@ def resolve(config: pytest.Config) -> Settings:
         raise ConfigError(f"{source}: no device given; expected at least one, e.g. CPU")
     require = config.getoption("edge_require_devices")
     if require is None:
-        require = bool(config.getini("edge_require_devices"))
+        require = ini_bool(config, "edge_require_devices")
     golden_device_text = str(config.getini("edge_golden_device") or "CPU")
     try:
         golden_device = parse_device(golden_device_text)
@@ -238,31 +290,120 @@ def resolve(config: pytest.Config) -> Settings:
     mode = config.getoption("edge_latency") or str(config.getini("edge_latency") or "enforce")
     if mode not in ("enforce", "strict", "warn", "off"):
         raise ConfigError(f"ini edge_latency ({config.inipath}): {mode!r}; expected enforce, strict, warn or off")
-    cache_text = config.getoption("edge_cache_dir") or str(config.getini("edge_cache_dir") or "")
+    here = config.invocation_params.dir
 
-    def _path(option: str, ini: str) -> Path | None:
+    def _path(option: str, ini: str, base: Path, check: Any, *args: Any) -> Path | None:
+        """The option's path (else the ini key's), resolved against ``base`` and checked by
+        ``check(path, here, *args)``, whose complaint becomes a usage error naming the source."""
         text = config.getoption(option) or str(config.getini(ini) or "")
-        return (Path(text) if Path(text).is_absolute() else config.invocation_params.dir / text) if text else None
+        if not text:
+            return None
+        path = Path(text) if Path(text).is_absolute() else base / text
+        problem = check(path, here, *args)
+        if problem:
+            given = (
+                f"--{option.replace('_', '-')}={text}"
+                if config.getoption(option)
+                else f"ini {ini}={text} ({config.inipath})"
+            )
+            raise ConfigError(f"{given}: {problem}")
+        return path
+
+    update_golden = config.getoption("update_golden")
+    golden_text = str(config.getini("edge_golden_dir") or "golden")
+    golden_dir = config.rootpath / golden_text
+    # Checked where goldens are asked for: a project without goldens may have a file named "golden".
+    if golden_text != "golden" or update_golden or config.getoption("golden_prune"):
+        golden_problem = folder_problem(golden_dir, here, writable=bool(update_golden))
+        if golden_problem:
+            raise ConfigError(f"ini edge_golden_dir={golden_text} ({config.inipath or 'default'}): {golden_problem}")
 
     return Settings(
-        report_json=_path("edge_report", "edge_report"),
-        report_md=_path("edge_report_md", "edge_report_md"),
-        model_cache=(Path(cache_text) if Path(cache_text).is_absolute() else config.rootpath / cache_text)
-        if cache_text
-        else None,
+        report_json=_path("edge_report", "edge_report", here, file_problem, "report.json"),
+        report_md=_path("edge_report_md", "edge_report_md", here, file_problem, "report.md"),
+        model_cache=_path("edge_cache_dir", "edge_cache_dir", config.rootpath, folder_problem),
         rebuild=bool(config.getoption("edge_rebuild")),
         latency_mode=mode,
         latency_schedule=_schedule(config),
         devices=devices,
         devices_source=source,
         require_devices=require,
-        golden_dir=config.rootpath / str(config.getini("edge_golden_dir") or "golden"),
+        golden_dir=golden_dir,
         golden_device=golden_device,
-        update_golden=config.getoption("update_golden"),
+        update_golden=update_golden,
         golden_force=bool(config.getoption("golden_force")),
         golden_prune=bool(config.getoption("golden_prune")),
         ci=os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"),
     )
+
+
+def ini_bool(config: pytest.Config, key: str) -> bool:
+    """A bool ini value; pytest's own complaint about it ("invalid truth value 'maybe'") names no key."""
+    import pytest
+
+    try:
+        return bool(config.getini(key))
+    except (ValueError, pytest.UsageError) as exc:
+        raise ConfigError(f"ini {key} ({config.inipath}): {exc}; expected true or false") from None
+
+
+# ------------------------------------------------------------------------------------------------ paths
+
+
+def shown(path: Path, here: Path) -> str:
+    """``path`` as the user spells it: relative to the invocation directory when under it."""
+    return str(path.relative_to(here)) if path.is_relative_to(here) and path != here else str(path)
+
+
+def _existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (as anything: a folder, a file, a link)."""
+    while not os.path.lexists(path) and path.parent != path:
+        path = path.parent
+    return path
+
+
+def _cannot_create_in(folder: Path, here: Path) -> str | None:
+    """Why no file can be created in the existing folder ``folder``, found by creating (and removing) one:
+    permissions alone do not tell (root passes them, and a read-only or virtual file system such as /proc
+    refuses anyway)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".edgeqa-probe-", dir=folder)
+    except OSError as exc:
+        return f"cannot create a file in {shown(folder, here)} ({exc.strerror or exc})"
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+def _blocked(path: Path, here: Path) -> str | None:
+    """Why ``path``'s missing parent folders cannot be created: an ancestor that is not a folder."""
+    found = _existing(path)
+    if found != path and not found.is_dir():
+        return f"{shown(found, here)} is a file, not a directory"
+    return None
+
+
+def file_problem(path: Path, here: Path, example: str = "report") -> str | None:
+    """Why a file cannot be written at ``path`` (None: it can), checked without creating it; paths in the
+    answer are shown relative to ``here`` where they lie under it."""
+    if path.is_dir():
+        return f"{shown(path, here)} is a directory; give a file path, e.g. {Path(shown(path, here)) / example}"
+    blocked = _blocked(path, here)
+    if blocked:
+        return f"cannot write a file there: {blocked}"
+    problem = _cannot_create_in(_existing(path.parent), here)
+    return f"cannot write a file there: {problem}" if problem else None
+
+
+def folder_problem(path: Path, here: Path, writable: bool = True) -> str | None:
+    """Why ``path`` cannot serve as a folder (None: it can): it is a file, an ancestor is, or (``writable``)
+    nothing can be created in it or its nearest existing ancestor."""
+    if os.path.lexists(path) and not path.is_dir():
+        return f"{shown(path, here)} is a file, not a directory"
+    blocked = _blocked(path, here)
+    if blocked:
+        return f"cannot create the directory: {blocked}"
+    return _cannot_create_in(_existing(path), here) if writable else None
 
 
 # ---------------------------------------------------------------------------------------------- markers
@@ -288,9 +429,7 @@ def compile_config(options: Mapping[str, Any], where: str) -> CompileConfig:
     ints: dict[str, int | None] = {}
     for key in ("threads", "streams"):
         value = options.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise ConfigError(f"{where}: {key}={value!r}; expected a positive integer")
-        ints[key] = value
+        ints[key] = None if value is None else number(value, where, key, integer=True, low=1, high=MAX_THREADS)
     props = options.get("properties") or {}
     if not isinstance(props, Mapping):
         raise ConfigError(f"{where}: properties={props!r}; expected a dict of engine property names to values")
@@ -328,9 +467,27 @@ def parse_model_marker(mark: pytest.Mark) -> ModelMarker:
     optimized = kwargs.pop("optimized", None)
     if original is None:
         raise ConfigError("edge_model marker: argument 'original' is required (a model path such as 'models/net.onnx')")
+    if not isinstance(original, (str, os.PathLike)) or not os.fspath(original).strip():
+        raise ConfigError(
+            f"edge_model marker: original={short(original)}; expected a model path such as 'models/net.onnx'"
+        )
+    if optimized is not None and (
+        not isinstance(optimized, (str, os.PathLike, Mapping))
+        or (not isinstance(optimized, Mapping) and not os.fspath(optimized).strip())
+    ):
+        raise ConfigError(
+            f"edge_model marker: optimized={short(optimized)}; expected a model path such as 'models/net_int8.xml', "
+            "a recipe name such as 'fp16', or {'recipe': name, ...options}"
+        )
     marker = ModelMarker(original=original, optimized=optimized, options=kwargs)
     marker.config()  # validate options now, so the error names the marker
     return marker
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """A value's repr, capped: a message never prints a user's value whole."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def parse_device_marker(mark: pytest.Mark) -> tuple[DeviceSpec, ...]:
@@ -347,6 +504,51 @@ def parse_device_marker(mark: pytest.Mark) -> tuple[DeviceSpec, ...]:
         except ConfigError as exc:
             raise ConfigError(f"edge_device marker: {exc}") from None
     return tuple(specs)
+
+
+# ----------------------------------------------------------------------------------- fixture arguments
+
+
+def _names(value: Any, where: str, key: str, what: str) -> None:
+    """None or a dict of non-empty strings to non-empty strings."""
+    if value is None:
+        return
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and k and isinstance(v, str) and v for k, v in value.items()
+    ):
+        raise ConfigError(f"{where}: {key}={short(value)}; expected {what}")
+
+
+def _text(value: Any, where: str, key: str, what: str, optional: bool = False) -> None:
+    if (value is None and optional) or (isinstance(value, str) and value.strip()):
+        return
+    raise ConfigError(f"{where}: {key}={short(value)}; expected {what}")
+
+
+def golden_arguments(*, name: Any, model: Any, seed: Any, batch: Any, columns: Any) -> None:
+    """The keyword arguments of a ``golden_check(...)`` call, checked before any model runs."""
+    where = "golden_check"
+    _text(name, where, "name", "a non-empty string naming this golden within the test", optional=True)
+    if model is not None and not callable(getattr(model, "infer", None)):
+        raise ConfigError(
+            f"{where}: model={short(model)}; expected a compiled model from the edge_model fixture (or leave it out "
+            "for the marker's optimized model)"
+        )
+    number(seed, where, "seed", integer=True, low=0)
+    number(batch, where, "batch", integer=True, low=1, high=MAX_BATCH, why="(the batch of generated inputs)")
+    _names(columns, where, "columns", "{model input name: dataset column name}")
+
+
+def accuracy_arguments(*, inputs: Any, label: Any, samples: Any, split: Any) -> None:
+    """The keyword arguments of an ``accuracy_check(...)`` call, checked before any model runs."""
+    where = "accuracy_check"
+    _names(inputs, where, "inputs", "{model input name: dataset column name}")
+    _text(label, where, "label", "the name of the dataset's label column")
+    if samples is not None:
+        number(
+            samples, where, "samples", integer=True, low=1, why="(the number of rows to evaluate; leave it out for all)"
+        )
+    _text(split, where, "split", "a dataset split name such as 'test'")
 
 
 def device_allowed(spec: DeviceSpec, allowed: tuple[DeviceSpec, ...]) -> bool:

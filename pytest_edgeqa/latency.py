@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .config import MAX_BATCH, MAX_ITERATIONS, MAX_SECONDS, number
 from .contention import CONTENDED, Contention, threshold
 from .errors import ConfigError, EdgeQAError, Unsupported
 
@@ -93,20 +94,15 @@ class LatencyBudget:
         return sorted(fixed + list(self.percentiles))
 
 
-def _positive(key: str, value: Any, where: str, integer: bool = False) -> Any:
-    kind = int if integer else (int, float)
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, kind)
-        or (isinstance(value, float) and math.isnan(value))
-        or value <= 0
-    ):
-        raise ConfigError(f"{where}: {key}={value!r}; expected a positive {'integer' if integer else 'number'}")
-    return value
+def _positive(key: str, value: Any, where: str, integer: bool = False, high: float | None = None) -> Any:
+    return number(value, where, key, integer=integer, low=1 if integer else 0, low_open=not integer, high=high)
 
 
-def budget_from_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any], defaults: Schedule) -> LatencyBudget:
-    where = "latency marker"
+def budget_from_marker(
+    args: tuple[Any, ...], kwargs: Mapping[str, Any], defaults: Schedule, where: str = "latency marker"
+) -> LatencyBudget:
+    """Validate the marker's arguments (``where`` names their source in errors): every number finite and
+    in range, no budget given twice or in two spellings, and at least one budget."""
     if args:
         raise ConfigError(f"{where}: takes keyword arguments only, e.g. latency(p90_ms=1.0, min_speedup=1.0)")
     unknown = sorted(set(kwargs) - set(MARKER_KEYS))
@@ -115,25 +111,32 @@ def budget_from_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any], default
             f"{where}: unknown argument {', '.join(map(repr, unknown))} (expected: {', '.join(MARKER_KEYS)})"
         )
     values: dict[str, Any] = {}
-    for key in (*PERCENTILE_KEYS, "mean_ms", "max_ratio", "min_speedup", "min_fps", "warmup_s", "seconds"):
+    for key in (*PERCENTILE_KEYS, "mean_ms", "max_ratio", "min_speedup", "min_fps"):
         if kwargs.get(key) is not None:
             values[key] = float(_positive(key, kwargs[key], where))
-    for key in ("batch", "iterations", "block"):
+    for key in ("warmup_s", "seconds"):
         if kwargs.get(key) is not None:
-            values[key] = _positive(key, kwargs[key], where, integer=True)
+            values[key] = number(kwargs[key], where, key, low=0, low_open=True, high=MAX_SECONDS, why="seconds")
+    for key, high in (("batch", MAX_BATCH), ("iterations", MAX_ITERATIONS), ("block", MAX_ITERATIONS)):
+        if kwargs.get(key) is not None:
+            values[key] = _positive(key, kwargs[key], where, integer=True, high=high)
     if kwargs.get("warmup_iters") is not None:
-        w = kwargs["warmup_iters"]
-        if isinstance(w, bool) or not isinstance(w, int) or w < 0:
-            raise ConfigError(f"{where}: warmup_iters={w!r}; expected an integer of at least 0")
-        values["warmup_iters"] = w
+        values["warmup_iters"] = number(
+            kwargs["warmup_iters"], where, "warmup_iters", integer=True, low=0, high=MAX_ITERATIONS
+        )
     pcts = kwargs.get("percentiles") or {}
     if not isinstance(pcts, Mapping):
         raise ConfigError(f"{where}: percentiles={pcts!r}; expected {{percentile: budget_ms}}, e.g. {{99.9: 5.0}}")
-    checked = []
+    checked: dict[float, float] = {}
+    named = {p: k for k, p in PERCENTILE_KEYS.items() if k in values}
     for p, ms in pcts.items():
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p < 100:
             raise ConfigError(f"{where}: percentiles has {p!r}; a percentile must be between 0 and 100 (exclusive)")
-        checked.append((float(p), float(_positive(f"percentiles[{p}]", ms, where))))
+        if float(p) in named:
+            raise ConfigError(
+                f"{where}: p{p:g} has two budgets, {named[float(p)]}= and percentiles={{{p!r}: ...}}; give one"
+            )
+        checked[float(p)] = float(_positive(f"percentiles[{p}]", ms, where))
     hint = str(kwargs.get("hint", "LATENCY")).upper()
     if hint not in ("LATENCY", "THROUGHPUT"):
         raise ConfigError(f"{where}: hint={kwargs['hint']!r}; expected 'LATENCY' or 'THROUGHPUT'")
@@ -154,7 +157,9 @@ def budget_from_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any], default
         seconds=values.pop("seconds", defaults.seconds),
         iterations_given="iterations" in kwargs or defaults.iterations_given,
     )
-    return LatencyBudget(**values, percentiles=tuple(checked), hint=hint, confidence=float(conf), schedule=schedule)
+    return LatencyBudget(
+        **values, percentiles=tuple(checked.items()), hint=hint, confidence=float(conf), schedule=schedule
+    )
 
 
 # ---------------------------------------------------------------------------------------- statistics

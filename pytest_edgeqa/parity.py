@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .config import short
 from .errors import ConfigError
 
 MAX_LISTED = 20  # mismatching elements listed in a failure message
@@ -59,7 +60,9 @@ CRITERIA_KEYS = tuple(f.name for f in fields(Criteria))
 
 def _number(key: str, value: Any, where: str, lo: float | None = None, hi: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ConfigError(f"{where}: {key}={value!r}; expected a number")
+        raise ConfigError(f"{where}: {key}={short(value)}; expected a number")
+    if math.isinf(value):
+        raise ConfigError(f"{where}: {key}={value!r}; expected a finite number (leave {key} out to not apply it)")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         bounds = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
         raise ConfigError(f"{where}: {key}={value!r}; expected a number {bounds}")
@@ -94,13 +97,18 @@ def criteria_from(options: Mapping[str, Any], where: str) -> Criteria:
         elif key in ("top_k", "class_axis"):
             if isinstance(value, bool) or not isinstance(value, int) or (key == "top_k" and value < 1):
                 raise ConfigError(
-                    f"{where}: {key}={value!r}; expected {'a positive' if key == 'top_k' else 'an'} integer"
+                    f"{where}: {key}={short(value)}; expected {'a positive' if key == 'top_k' else 'an'} integer"
                 )
             values[key] = value
         elif key == "nan":
-            if value not in ("match", "ignore"):
-                raise ConfigError(f"{where}: nan={value!r}; expected 'match' or 'ignore'")
+            if not isinstance(value, str) or value not in ("match", "ignore"):
+                raise ConfigError(f"{where}: nan={short(value)}; expected 'match' or 'ignore'")
             values[key] = value
+    for key, needs in (("max_mismatch", ("atol", "rtol")), ("top_k_agreement", ("top_k",))):
+        if key in options and not any(n in options for n in needs):
+            raise ConfigError(
+                f"{where}: {key}={options[key]!r} applies to {' or '.join(needs)}, which {'is' if len(needs) == 1 else 'are'} not given"
+            )
     c = Criteria(**values)
     if c.atol is not None and c.rtol is None:
         c = replace(c, rtol=0.0)
@@ -124,18 +132,40 @@ class Spec:
         return DEFAULTS[kind], f"default for {kind}"
 
 
-def spec_from_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Spec:
+# What each output inherits from the top level of the marker: how to compare, not what must hold.
+INHERITED = ("nan", "class_axis", "quantile", "rel_floor")
+# Criteria proper: what must hold. A set of only modifiers would judge nothing but NaN positions.
+JUDGING = tuple(k for k in CRITERIA_KEYS if k not in (*INHERITED, "max_mismatch", "top_k_agreement"))
+
+
+def spec_from_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str = "parity marker") -> Spec:
+    """Validate the marker's arguments (``where`` names their source in errors). Top-level modifiers
+    (nan, class_axis, quantile, rel_floor) without a criterion only pass down to ``outputs=``: outputs not
+    named then keep the defaults by kind. A criteria set that would judge nothing is refused."""
     if args:
-        raise ConfigError("parity marker: takes keyword arguments only, e.g. parity(cosine=0.999, top_k=1)")
+        raise ConfigError(f"{where}: takes keyword arguments only, e.g. parity(cosine=0.999, top_k=1)")
     options = dict(kwargs)
     per_output = options.pop("outputs", None) or {}
     if not isinstance(per_output, Mapping) or not all(isinstance(v, Mapping) for v in per_output.values()):
-        raise ConfigError("parity marker: outputs= expects {output name: {criterion: value}}")
-    default = criteria_from(options, "parity marker") if options else None
+        raise ConfigError(f"{where}: outputs= expects {{output name: {{criterion: value}}}}")
+    default = criteria_from(options, where) if options else None
+    if default is not None and not any(k in options for k in JUDGING):
+        if not per_output:
+            raise ConfigError(
+                f"{where}: {', '.join(f'{k}={short(v)}' for k, v in options.items())} sets no criterion, so "
+                f"nothing would be checked; add one of {', '.join(JUDGING)} (or leave the marker out for the "
+                "defaults by precision)"
+            )
+        default = None  # only modifiers for the outputs below; the outputs not named keep the defaults
     outputs = {}
     for name, opts in per_output.items():
-        base = {k: v for k, v in (options.items()) if k in ("nan", "class_axis", "quantile", "rel_floor")}
-        outputs[str(name)] = criteria_from({**base, **opts}, f"parity marker outputs[{name!r}]")
+        label = f"{where} outputs[{name!r}]"
+        if not any(k in opts for k in JUDGING):
+            raise ConfigError(
+                f"{label}: sets no criterion, so nothing would be checked; add one of {', '.join(JUDGING)}"
+            )
+        base = {k: v for k, v in (options.items()) if k in INHERITED}
+        outputs[str(name)] = criteria_from({**base, **opts}, label)
     return Spec(default=default, outputs=outputs)
 
 

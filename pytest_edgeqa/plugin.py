@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 from . import config as cfg
+from .devices import DeviceSpec, parse_device
 from .errors import ConfigError, EdgeQAError, Unsupported
 from .session import GOLDEN, RESULTS, EdgeSession
 from .usage import Usage
 
 if TYPE_CHECKING:
-    from .devices import DeviceSpec
     from .runtimes import CompiledModel
 
 SESSION = pytest.StashKey[EdgeSession]()
@@ -69,7 +69,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.fixturenames.append("edge_device")
     if "edge_device" not in metafunc.fixturenames:
         return
-    if any("edge_device" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize")):
+    if any(
+        "edge_device" in str(m.args[0] if m.args else m.kwargs.get("argnames", ""))
+        for m in metafunc.definition.iter_markers("parametrize")
+    ):
         return  # the user parametrized it by hand
     devices = metafunc.config.stash[SESSION].settings.devices
     metafunc.parametrize("edge_device", devices, ids=[d.id for d in devices], indirect=True)
@@ -103,11 +106,23 @@ def _gate(session: EdgeSession, spec: DeviceSpec) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture
-def edge_device(request: pytest.FixtureRequest) -> DeviceSpec:
-    """The device of this item's parametrization (one item per ``--edge-device``)."""
+def _checked_device(request: pytest.FixtureRequest, value: object) -> DeviceSpec:
+    """The item's device from its parametrization value: a ``DeviceSpec`` (from --edge-device) or a string
+    a user parametrized ``edge_device`` with by hand (parsed like --edge-device); then the edge_device
+    marker and the device's availability decide whether the item runs."""
+    __tracebackhide__ = True
     session = request.config.stash[SESSION]
-    spec: DeviceSpec = getattr(request, "param", session.settings.devices[0])
+    if isinstance(value, str):
+        with _as_outcome():
+            spec = cfg.parse_device_arg(value, f"parametrize('edge_device') value {value!r}")
+    elif isinstance(value, DeviceSpec):
+        spec = value
+    else:
+        pytest.fail(
+            f"parametrize('edge_device') value {cfg.short(value)}: not a device; expected a device string such "
+            "as 'CPU', 'GPU.1' or 'ort:cpu' (or leave edge_device to --edge-device)",
+            pytrace=False,
+        )
     mark = request.node.get_closest_marker("edge_device")
     if mark is not None:
         with _as_outcome():
@@ -118,6 +133,30 @@ def edge_device(request: pytest.FixtureRequest) -> DeviceSpec:
     return spec
 
 
+def _spec(request: pytest.FixtureRequest, value: object) -> DeviceSpec:
+    """What a fixture got as ``edge_device``: checked already when the edge_device fixture made it; a raw
+    parametrize value (``parametrize('edge_device', ['NPU'])`` without indirect) is checked here."""
+    __tracebackhide__ = True
+    return value if isinstance(value, DeviceSpec) else _checked_device(request, value)
+
+
+def _id_of(device: object) -> str:
+    """A device's id: a DeviceSpec's, or that of a string a user parametrized edge_device with."""
+    if isinstance(device, str):
+        try:
+            return parse_device(device).id
+        except ConfigError:
+            return device
+    return str(getattr(device, "id", device))
+
+
+@pytest.fixture
+def edge_device(request: pytest.FixtureRequest) -> DeviceSpec:
+    """The device of this item's parametrization (one item per ``--edge-device``)."""
+    __tracebackhide__ = True
+    return _checked_device(request, getattr(request, "param", request.config.stash[SESSION].settings.devices[0]))
+
+
 @pytest.fixture
 def edge_model(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Callable[..., CompiledModel]:
     """Factory: ``edge_model(path, device=None, reference=False, **options)`` -> a compiled model.
@@ -125,13 +164,27 @@ def edge_model(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Calla
     ``device`` defaults to this item's device; ``reference=True`` pins the model's declared precision."""
     session = request.config.stash[SESSION]
     base_dir = request.path.parent
+    item_device = _spec(request, edge_device)
 
     def load(
         model: str | os.PathLike[str], device: str | None = None, *, reference: bool = False, **options: Any
     ) -> CompiledModel:
         __tracebackhide__ = True
         with _as_outcome():
-            spec = edge_device if device is None else cfg.parse_device_arg(device, "edge_model(device=...)")
+            if not isinstance(model, (str, os.PathLike)) or not os.fspath(model).strip():
+                raise ConfigError(
+                    f"edge_model() fixture: model={cfg.short(model)}; expected a model path such as 'models/net.onnx'"
+                )
+            if device is not None and not isinstance(device, (str, DeviceSpec)):
+                raise ConfigError(
+                    f"edge_model() fixture: device={cfg.short(device)}; expected a device string such as 'CPU' or 'ort:cpu'"
+                )
+            if not isinstance(reference, bool):
+                raise ConfigError(f"edge_model() fixture: reference={cfg.short(reference)}; expected True or False")
+            if device is None or isinstance(device, DeviceSpec):
+                spec = item_device if device is None else device
+            else:
+                spec = cfg.parse_device_arg(device, "edge_model(device=...)")
             _gate(session, spec)
             config = cfg.compile_config(options, "edge_model() fixture")
             if reference:
@@ -198,13 +251,13 @@ def _marked_model(request: pytest.FixtureRequest, device: DeviceSpec, role: str)
 @pytest.fixture
 def original_model(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> CompiledModel:
     """The marker's ``original`` model on this item's device, at its declared (reference) precision."""
-    return _marked_model(request, edge_device, "original")
+    return _marked_model(request, _spec(request, edge_device), "original")
 
 
 @pytest.fixture
 def optimized_model(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> CompiledModel:
     """The marker's ``optimized`` model on this item's device, at the device's default precision."""
-    return _marked_model(request, edge_device, "optimized")
+    return _marked_model(request, _spec(request, edge_device), "optimized")
 
 
 # ------------------------------------------------------------------------------------------------ goldens
@@ -221,7 +274,7 @@ def _device_id(item: pytest.Item) -> str:
         return item.device.id
     callspec = getattr(item, "callspec", None)
     device = callspec.params.get("edge_device") if callspec is not None else None
-    return "" if device is None else str(getattr(device, "id", device))
+    return "" if device is None else _id_of(device)
 
 
 def _owner(item: pytest.Item) -> str:
@@ -231,7 +284,9 @@ def _owner(item: pytest.Item) -> str:
     if isinstance(item, SuiteItem):
         return item.owner
     base, _, params = item.nodeid.partition("[")
-    dev = _device_id(item)
+    callspec = getattr(item, "callspec", None)
+    raw = callspec.params.get("edge_device") if callspec is not None else None
+    dev = raw if isinstance(raw, str) else _device_id(item)  # a hand-parametrized string is its own id
     params = params[:-1] if params.endswith("]") else params
     if dev:
         if params == dev:
@@ -409,6 +464,7 @@ def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Cal
     and with the original run live on this device, under the ``parity`` marker's criteria."""
     session = request.config.stash[SESSION]
     node = request.node
+    device = _spec(request, edge_device)
 
     def check(
         inputs: Any = None,
@@ -424,16 +480,22 @@ def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Cal
         from .parity import spec_from_marker
 
         with _as_outcome():
+            cfg.golden_arguments(name=name, model=model, seed=seed, batch=batch, columns=columns)
             mark = node.get_closest_marker("parity")
             spec = spec_from_marker(mark.args, mark.kwargs) if mark is not None else spec_from_marker((), {})
-            marker = _models(request, node.get_closest_marker("edge_model"))
+            models = node.get_closest_marker("edge_model")
+            if models is None:
+                raise ConfigError(
+                    f"golden_check needs an edge_model marker on the test, its class or module, e.g. {_EDGE_MODEL_EXAMPLE}"
+                )
+            marker = _models(request, models)
             return run_golden(
                 session=session,
                 item=node,
                 owner=_owner(node),
                 base_dir=request.path.parent,
                 marker=marker,
-                device=edge_device,
+                device=device,
                 spec=spec,
                 inputs=inputs,
                 name=name,
@@ -447,21 +509,26 @@ def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Cal
     return check
 
 
+_EDGE_MODEL_EXAMPLE = "pytest.mark.edge_model(original='models/net.onnx', optimized='models/net_int8.xml')"
+
+
 def _check_markers(
-    request: pytest.FixtureRequest, check: str, marker: str, example: str
-) -> tuple[pytest.Mark, cfg.ModelMarker]:
-    """The check's own marker and the edge_model marker (recipes built), or an error that shows how to add them."""
+    request: pytest.FixtureRequest, check: str, marker: str, example: str, parse: Callable[[pytest.Mark], Any]
+) -> tuple[Any, cfg.ModelMarker]:
+    """The check's own marker parsed by ``parse`` (first: a bad budget is refused before any model is
+    built or run) and the edge_model marker (recipes built), or an error that shows how to add them."""
     node = request.node
     name = marker.split()[-1]
     mark = node.get_closest_marker(name)
     if mark is None:
         raise ConfigError(f"{check} needs {marker} marker, e.g. @pytest.mark.{example}")
+    parsed = parse(mark)
     models = node.get_closest_marker("edge_model")
     if models is None:
         raise ConfigError(
-            f"{check} needs an edge_model marker on the test, its class or module, e.g. pytest.mark.edge_model(original='models/net.onnx', optimized='models/net_int8.xml')"
+            f"{check} needs an edge_model marker on the test, its class or module, e.g. {_EDGE_MODEL_EXAMPLE}"
         )
-    return mark, _models(request, models)
+    return parsed, _models(request, models)
 
 
 @pytest.fixture
@@ -469,6 +536,7 @@ def accuracy_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> C
     """``accuracy_check(data, *, inputs=None, label="label", samples=None, preprocess=None, split="test")``:
     evaluate original and optimized on ``data`` and assert the ``accuracy`` marker's budget."""
     session = request.config.stash[SESSION]
+    device = _spec(request, edge_device)
 
     def check(
         data: Any,
@@ -484,15 +552,19 @@ def accuracy_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> C
         from .checks import run_accuracy_check
 
         with _as_outcome():
-            mark, models = _check_markers(
-                request, "accuracy_check", "an accuracy", "accuracy(metric='accuracy', max_drop=0.01)"
+            cfg.accuracy_arguments(inputs=inputs, label=label, samples=samples, split=split)
+            budget, models = _check_markers(
+                request,
+                "accuracy_check",
+                "an accuracy",
+                "accuracy(metric='accuracy', max_drop=0.01)",
+                lambda mark: budget_from_marker(mark.args, mark.kwargs),
             )
-            budget = budget_from_marker(mark.args, mark.kwargs)
             result = run_accuracy_check(
                 session=session,
                 base_dir=request.path.parent,
                 marker=models,
-                device=edge_device,
+                device=device,
                 budget=budget,
                 data_source=data,
                 inputs_map=inputs,
@@ -518,6 +590,7 @@ def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Ca
     =off skips the check. The result's ``status`` is set before it is recorded."""
     session = request.config.stash[SESSION]
     settings = session.settings
+    device = _spec(request, edge_device)
 
     def check(inputs: Any = None, *, seed: int = 0) -> Any:
         __tracebackhide__ = True
@@ -537,13 +610,19 @@ def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Ca
                 stacklevel=2,
             )
         with _as_outcome():
-            mark, models = _check_markers(request, "latency_check", "a latency", "latency(p90_ms=1.0)")
-            budget = budget_from_marker(mark.args, mark.kwargs, latency_schedule(settings))
+            cfg.number(seed, "latency_check", "seed", integer=True, low=0)
+            budget, models = _check_markers(
+                request,
+                "latency_check",
+                "a latency",
+                "latency(p90_ms=1.0)",
+                lambda mark: budget_from_marker(mark.args, mark.kwargs, latency_schedule(settings)),
+            )
             result = run_latency_check(
                 session=session,
                 base_dir=request.path.parent,
                 marker=models,
-                device=edge_device,
+                device=device,
                 budget=budget,
                 inputs_source=inputs,
                 seed=seed,
@@ -562,7 +641,7 @@ def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Ca
 def _record(request: pytest.FixtureRequest, check: str, result: Any) -> None:
     from .checks import store_record
 
-    store_record(request.node, check, _owner(request.node), request.getfixturevalue("edge_device").id, result)
+    store_record(request.node, check, _owner(request.node), _id_of(request.getfixturevalue("edge_device")), result)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -598,7 +677,7 @@ def _unjudged_records(item: pytest.Item, report: pytest.TestReport) -> list[dict
         name, device = item.title, item.device.id
     else:
         spec = getattr(getattr(item, "callspec", None), "params", {}).get("edge_device")
-        name, device = _owner(item), getattr(spec, "id", "-")
+        name, device = _owner(item), _id_of(spec) if spec is not None else "-"
     checks = _checks_of(item)
     item.user_properties.extend((f"edgeqa.{check}.status", status) for check in checks)  # for --junitxml
     return [
@@ -630,6 +709,11 @@ def _checks_of(item: pytest.Item) -> list[str]:
     ]
 
 
+def _append(path: Path, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 class EdgeReport:
     """Controller-side: gathers result records from reports, prints the summary, writes the files."""
 
@@ -640,6 +724,7 @@ class EdgeReport:
         self.records: list[dict[str, Any]] = []
         self.started = time.time()
         self.written: list[str] = []
+        self.failed: list[str] = []  # report files that could not be written
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for rec in getattr(report, "edgeqa_results", None) or []:
@@ -657,18 +742,43 @@ class EdgeReport:
         import json
 
         data = report.build(self.records, report.environment(d.id for d in settings.devices), self.started)
-        if settings.report_json:
-            report.write_atomic(settings.report_json, json.dumps(data, indent=2) + "\n")
-            self.written.append(f"edgeqa: JSON report written to {settings.report_json}")
         text = report.markdown(data)
-        if settings.report_md:
-            report.write_atomic(settings.report_md, text)
-            self.written.append(f"edgeqa: Markdown summary written to {settings.report_md}")
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if summary:
-            with open(summary, "a", encoding="utf-8") as fh:
-                fh.write(text)
-            self.written.append(f"edgeqa: summary appended to $GITHUB_STEP_SUMMARY ({summary})")
+        for path, what, done, write in (
+            (
+                settings.report_json,
+                "JSON report",
+                f"JSON report written to {settings.report_json}",
+                lambda p: report.write_atomic(p, json.dumps(data, indent=2) + "\n"),
+            ),
+            (
+                settings.report_md,
+                "Markdown summary",
+                f"Markdown summary written to {settings.report_md}",
+                lambda p: report.write_atomic(p, text),
+            ),
+            (
+                Path(summary) if summary else None,
+                "summary to $GITHUB_STEP_SUMMARY",
+                f"summary appended to $GITHUB_STEP_SUMMARY ({summary})",
+                lambda p: _append(p, text),
+            ),
+        ):
+            if path is None:
+                continue
+            try:
+                write(path)
+            except OSError as exc:
+                # Checked at configure time; what changed since (a file where a folder was, a full disk)
+                # is one line, the rest of the summary still printed, and a session that did not do
+                # everything asked ends non-zero.
+                here = self.config.invocation_params.dir
+                why = cfg.file_problem(path, here) or f"{exc.strerror or exc}"
+                self.failed.append(f"edgeqa: could not write the {what} ({cfg.shown(path, here)}): {why}")
+                if session.exitstatus == pytest.ExitCode.OK:
+                    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            else:
+                self.written.append(f"edgeqa: {done}")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from .report import terminal_lines
@@ -679,6 +789,8 @@ class EdgeReport:
                 terminalreporter.write_line(line)
         for line in self.written:
             terminalreporter.write_line(line)
+        for line in self.failed:
+            terminalreporter.write_line(line, red=True, bold=True)
 
 
 @pytest.fixture(scope="session")
@@ -704,7 +816,7 @@ def parity_check(pytestconfig: pytest.Config) -> Callable[..., Any]:
                 session=session,
                 marker=_models(request, mark),
                 base_dir=item.path.parent,
-                device=request.getfixturevalue("edge_device"),
+                device=_spec(request, request.getfixturevalue("edge_device")),
                 parity_args=(parity.args, parity.kwargs) if parity is not None else ((), {}),
                 inputs=inputs,
             )
