@@ -76,6 +76,8 @@ def run_golden(
     arrays, info = data.model_inputs(inputs, reference.inputs, seed=seed, batch=batch, columns_map=columns)
     root = settings.golden_dir
     rel = store.golden_rel(owner, name)
+    if not store.inside(root, rel):  # golden_rel never leaves the golden dir; this guards its callers' changes
+        raise store.GoldenError(f"golden path {rel!r} of test {owner!r} would lie outside the golden dir {root}")
     read_rel = _former_name(root, rel, owner, name)
     item.user_properties.append((GOLDEN, rel))
     if read_rel != rel:
@@ -147,11 +149,11 @@ def rerecord_command(item: Any, device: Any, settings: Any) -> str:
     import shlex
 
     config = item.config
-    module, sep, rest = item.nodeid.partition("::")
-    try:
-        where = Path(os.path.relpath(config.rootpath / module, config.invocation_params.dir)).as_posix()
+    _module, sep, rest = item.nodeid.partition("::")
+    try:  # the file itself: its node id path may be empty or relative to an initial path (outside the rootdir)
+        where = Path(os.path.relpath(item.path, config.invocation_params.dir)).as_posix()
     except ValueError:  # another drive (Windows)
-        where = (config.rootpath / module).as_posix()
+        where = Path(item.path).as_posix()
     words = ["pytest", where + sep + rest]
     if settings.devices_source == "--edge-device":  # the node id names a device this command must ask for
         words.append(f"--edge-device={device.id}")
@@ -292,6 +294,7 @@ def run_golden_check(
             stale.append(
                 f"the inputs differ from those the golden was recorded with (sha256 {str(recorded_inputs)[:12]}… vs {inputs_sha[:12]}…)"
             )
+        changed = _outputs_changed(ref_out, existing.outputs)
         drift = compare(
             ref_out,
             existing.outputs,
@@ -299,7 +302,12 @@ def run_golden_check(
             "f32",
             f"original at reference precision ({reference.info.device}) vs golden",
         )
-        if not drift.ok:
+        if changed:
+            stale.append(
+                "the original model's outputs are not those the golden holds (the model changed, or the golden was "
+                "edited or recorded from another model):\n" + "\n".join(f"  {c}" for c in changed)
+            )
+        elif not drift.ok:
             stale.append(
                 "the original model no longer reproduces the golden (the model, runtime or machine changed):\n"
                 + "\n".join(render(drift))
@@ -362,6 +370,30 @@ def run_golden_check(
             lines += _tolerance_advice(spec, kind, cand_out, references, criteria_in)
         raise GoldenCheckFailed("\n".join(lines), result)
     return result
+
+
+def _outputs_changed(model: Mapping[str, Any], golden: Mapping[str, Any]) -> list[str]:
+    """How the original's outputs differ in name, shape or dtype from the golden's (nothing: comparable)."""
+
+    def spelled(arr: Any) -> str:
+        return f"{list(arr.shape)} {arr.dtype.name}"
+
+    found = [
+        f"the golden has no output {n!r} ({spelled(model[n])}), which the original gives"
+        for n in model
+        if n not in golden
+    ]
+    found += [
+        f"the golden has output {n!r} ({spelled(golden[n])}), which the original no longer gives"
+        for n in golden
+        if n not in model
+    ]
+    found += [
+        f"output {n!r} is {spelled(golden[n])} in the golden, {spelled(model[n])} from the original"
+        for n in model
+        if n in golden and (model[n].shape != golden[n].shape or model[n].dtype.kind != golden[n].dtype.kind)
+    ]
+    return found
 
 
 def _tolerance_advice(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from .runtimes import CompileConfig, CompiledModel, Engine
 
 FORMATS = {".onnx": "onnx", ".xml": "ir"}
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 
 
 @dataclass(frozen=True)
@@ -40,26 +42,86 @@ def _sha256(files: tuple[Path, ...]) -> str:
     return h.hexdigest()
 
 
+_EXPECTED = "expected an ONNX model (.onnx) or OpenVINO IR (.xml with its .bin beside it)"
+_KINDS = (
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _not_a_file(path: Path, st: os.stat_result) -> str:
+    if stat.S_ISDIR(st.st_mode):
+        inside = (
+            sorted(p.name for p in path.iterdir() if p.suffix.lower() in FORMATS)[:5]
+            if os.access(path, os.R_OK)
+            else []
+        )
+        held = f" (it holds {', '.join(inside)})" if inside else ""
+        return f"{path} is a directory{held}; {_EXPECTED}: give the model file's path"
+    kind = next((text for test, text in _KINDS if test(st.st_mode)), "not a regular file")
+    return f"{path} is {kind}, not a model file; {_EXPECTED}"
+
+
+def _missing(path: Path, ref: str | os.PathLike[str], base_dir: Path) -> str:
+    hint = "" if Path(ref).is_absolute() else f" (relative paths resolve against {base_dir})"
+    if path.is_symlink():
+        return f"model file not found: {path} is a symbolic link to {os.readlink(path)}, which does not exist"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"model file not found: {path}{hint}; the folder {folder} does not exist"
+    try:
+        near = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in FORMATS)
+    except OSError:
+        near = []
+    there = f"; {folder} holds {', '.join(near[:8])}{' ...' if len(near) > 8 else ''}" if near else ""
+    return f"model file not found: {path}{hint}{there}"
+
+
+def _check_readable(path: Path, fmt: str, what: str) -> None:
+    """What can be told of a model file before a runtime reads it: that it can be opened, is not empty,
+    and is not a Git LFS pointer (the runtime's own message would not say so)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError as exc:
+        raise ModelError(f"{what}: model file {path} cannot be read: {exc.strerror or exc}") from None
+    if not head:
+        kind = "an ONNX model" if fmt == "onnx" else "OpenVINO IR XML"
+        raise ModelError(f"{what}: model file {path} is empty (0 bytes); expected {kind}")
+    if head.startswith(LFS_POINTER):
+        raise ModelError(
+            f"{what}: model file {path} is a Git LFS pointer, not the model: fetch it with `git lfs pull` (or install git-lfs before cloning)"
+        )
+
+
 def resolve_model(ref: str | os.PathLike[str], base_dir: Path, what: str) -> tuple[Path, str, tuple[Path, ...]]:
     """Check that ``ref`` names a model file (relative paths against ``base_dir``); ``what`` says where
     the reference came from, for the error message."""
     path = Path(ref)
     if not path.is_absolute():
         path = base_dir / path
-    if not path.is_file():
-        hint = "" if Path(ref).is_absolute() else f" (relative paths resolve against {base_dir})"
-        raise ModelError(f"{what}: model file not found: {path}{hint}")
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ModelError(f"{what}: {_missing(path, ref, base_dir)}") from None
+    except OSError as exc:  # a loop of links, a name too long, a folder on the way that is a file
+        raise ModelError(f"{what}: model file {path} cannot be used: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelError(f"{what}: {_not_a_file(path, st)}")
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ModelError(
-            f"{what}: {path} is not a model file this plugin loads: expected an ONNX model (.onnx) "
-            f"or OpenVINO IR (.xml with its .bin beside it)"
-        )
+        found = f"'{path.suffix}'" if path.suffix else "no extension"
+        note = "; a .bin is the weights of OpenVINO IR: give its .xml" if path.suffix.lower() == ".bin" else ""
+        raise ModelError(f"{what}: {path} is not a model file this plugin loads ({found}): {_EXPECTED}{note}")
+    _check_readable(path, fmt, what)
     files: tuple[Path, ...] = (path,)
     if fmt == "ir":
         weights = path.with_suffix(".bin")
         if not weights.is_file():
-            raise ModelError(f"{what}: OpenVINO IR {path} has no weights file beside it: {weights} is missing")
+            state = "is not a file" if weights.exists() else "is missing"
+            raise ModelError(f"{what}: OpenVINO IR {path} has no weights file beside it: {weights} {state}")
         files = (path, weights)
     return path, fmt, files
 
@@ -75,10 +137,15 @@ class ModelStore:
 
     def model(self, ref: str | os.PathLike[str], base_dir: Path, what: str) -> ModelFile:
         path, fmt, files = resolve_model(ref, base_dir, what)
-        key = (path.resolve(), *_identity(files))
-        digest = self._hashes.get(key)
-        if digest is None:
-            digest = self._hashes[key] = _sha256(files)
+        try:
+            key = (path.resolve(), *_identity(files))
+            digest = self._hashes.get(key)
+            if digest is None:
+                digest = self._hashes[key] = _sha256(files)
+        except OSError as exc:  # removed or made unreadable since it was looked at
+            raise ModelError(
+                f"{what}: model file {exc.filename or path} cannot be read: {exc.strerror or exc}"
+            ) from None
         return ModelFile(path=path, format=fmt, files=files, sha256=digest)
 
     def engine(self, runtime: Runtime) -> Engine:

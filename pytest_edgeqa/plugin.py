@@ -282,7 +282,7 @@ def _owner(item: pytest.Item) -> str:
     from .suite import SuiteItem
 
     if isinstance(item, SuiteItem):
-        return item.owner
+        return _rooted(item, item.owner)
     base, _, params = item.nodeid.partition("[")
     callspec = getattr(item, "callspec", None)
     raw = callspec.params.get("edge_device") if callspec is not None else None
@@ -297,7 +297,22 @@ def _owner(item: pytest.Item) -> str:
             params = params[: -len(dev) - 1]
         else:
             params = params.replace("-" + dev + "-", "-", 1)
-    return f"{base}[{params}]" if params else base
+    return _rooted(item, f"{base}[{params}]" if params else base)
+
+
+def _rooted(item: pytest.Item, owner: str) -> str:
+    """``owner`` with its file named from the rootdir. pytest names a file outside the rootdir by its path
+    below the argument that collected it, or by nothing when the argument was the file itself, so two
+    such files could share goldens; it is named by its path from the rootdir instead ('../x/test_a.py'),
+    which golden_rel keeps inside the golden dir."""
+    path, rootpath = getattr(item, "path", None), item.config.rootpath
+    if path is None or Path(path).is_relative_to(rootpath):
+        return owner
+    try:
+        module = Path(os.path.relpath(path, rootpath)).as_posix()
+    except ValueError:  # another drive (Windows)
+        module = Path(path).as_posix()
+    return f"{module}::{owner.partition('::')[2]}"
 
 
 CURRENT = pytest.StashKey[pytest.Item]()

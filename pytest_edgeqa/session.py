@@ -13,7 +13,7 @@ import pytest
 
 from .config import Settings
 from .devices import DeviceSpec, Inventory, Runtime, discover, fallback
-from .errors import DeviceUnavailable, FallbackError, NotHonoured, RequiredNotHonoured
+from .errors import DeviceUnavailable, FallbackError, ModelError, NotHonoured, RequiredNotHonoured
 from .models import ModelStore
 
 T = TypeVar("T")
@@ -73,7 +73,15 @@ class EdgeSession:
         if self.settings.require_devices:
             config = config.with_(strict_device=True)
         model = self.store.model(ref, base_dir, what)
-        compiled = self.store.compile(model, device, config)
+        try:
+            compiled = self.store.compile(model, device, config)
+        except ModelError as exc:
+            build = self._builds.get(str(model.path))
+            if build is None:
+                raise
+            raise ModelError(
+                f"{exc}\nIt is recipe {build.get('recipe')!r}'s cached build in {model.path.parent}: rebuild it with --edge-rebuild"
+            ) from None
         if str(model.path) in self._builds:
             compiled.info.extra["optimization"] = self._builds[str(model.path)]
         problem = fallback(device, compiled.info.execution_devices, self.inventory(device.runtime))
@@ -92,7 +100,10 @@ class EdgeSession:
         if sha not in self._quantization:
             from .runtimes.openvino import weight_format
 
-            self._quantization[sha] = weight_format(model.info.model)
+            try:
+                self._quantization[sha] = weight_format(model.info.model)
+            except ModelError:  # a model ONNX Runtime runs and OpenVINO cannot read: its weights are not told
+                self._quantization[sha] = None
         return self._quantization[sha]
 
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
@@ -143,17 +154,21 @@ class EdgeSession:
                 calibration, names, samples=count, labels=recipe.validation, base_dir=base_dir, where=where
             )
         cache = self.model_cache or Path(tempfile.gettempdir()) / "pytest-edgeqa-models"
-        built = self.memo(
-            (
-                "optimized",
-                original.sha256,
-                spec.name,
-                repr(sorted(spec.options.items())),
-                samples.fingerprint if samples else None,
-            ),
-            lambda: optimize.build(
-                spec, original, cache_dir=cache, samples=samples, metric=metric, rebuild_session=self.rebuild_session
-            ),
+        key = (
+            "optimized",
+            original.sha256,
+            spec.name,
+            repr(sorted(spec.options.items())),
+            samples.fingerprint if samples else None,
         )
+
+        def build() -> optimize.Built:
+            return optimize.build(
+                spec, original, cache_dir=cache, samples=samples, metric=metric, rebuild_session=self.rebuild_session
+            )
+
+        built = self.memo(key, build)
+        if not built.present():  # the cache was cleared (or the entry damaged) during the run: build it again
+            built = self._memo[key] = build()
         self._builds[str(built.path)] = built.info
         return built.path

@@ -25,7 +25,7 @@ class Usage:
 
     def add_item(self, nodeid: str, owner: str) -> None:
         self.tests.add(owner.partition("[")[0])
-        self.modules.add(nodeid.split("::", 1)[0])
+        self.modules.add(owner.split("::", 1)[0])  # the owner's file: named from the rootdir, as goldens name it
 
     def to_wire(self) -> dict[str, Any]:
         """Plain data for ``config.workeroutput`` (pytest-xdist's channel serializes lists, not sets)."""

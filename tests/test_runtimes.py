@@ -272,11 +272,11 @@ def test_model_file_errors(pytester: pytest.Pytester, models) -> None:
     base = str(pytester.path)
     for line in [
         f"edge_model('nope.onnx'): model file not found: {base}/nope.onnx (relative paths resolve against {base})",
-        f"{base}/garbage.onnx is not a model OpenVINO can read:",
-        f"{base}/garbage.onnx is not a model ONNX Runtime can load: [ONNXRuntimeError] : 7 : INVALID_PROTOBUF",
-        f"{base}/garbage.xml is not a model OpenVINO can read:",
+        f"{base}/garbage.onnx is not a model OpenVINO can read; expected an ONNX model (a serialized ONNX ModelProto). OpenVINO: ",
+        f"{base}/garbage.onnx is not a model ONNX Runtime can load; expected an ONNX model (a serialized ONNX ModelProto). ONNX Runtime: [ONNXRuntimeError] : 7 : INVALID_PROTOBUF",
+        f"{base}/garbage.xml is not a model OpenVINO can read; expected OpenVINO IR (an IR .xml with its weights in garbage.bin, 0 bytes). OpenVINO: ",
         f"edge_model('lonely.xml'): OpenVINO IR {base}/lonely.xml has no weights file beside it: {base}/lonely.bin is missing",
-        f"edge_model('notes.txt'): {base}/notes.txt is not a model file this plugin loads: expected an ONNX model (.onnx) or OpenVINO IR (.xml with its .bin beside it)",
+        f"edge_model('notes.txt'): {base}/notes.txt is not a model file this plugin loads ('.txt'): expected an ONNX model (.onnx) or OpenVINO IR (.xml with its .bin beside it)",
     ]:
         assert line in out, line
     assert_clean(result)

@@ -24,6 +24,7 @@ import shutil
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,6 +192,16 @@ class Context:
 class Built:
     path: Path
     info: dict[str, Any] = field(default_factory=dict)
+    entry: Path | None = None  # the cache entry's directory
+
+    def present(self) -> bool:
+        """Whether the entry's files are still there (a cache cleared during the run is not)."""
+        entry = self.entry or self.path.parent
+        return all((entry / rel).is_file() for rel in self.info.get("files") or {self.path.name: ""})
+
+
+class RecipeCacheWarning(UserWarning):
+    """A recipe cache entry that could not be reused (damaged, incomplete) and was rebuilt."""
 
 
 def versions() -> dict[str, str]:
@@ -221,6 +232,83 @@ def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in files if f.exists())
 
 
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _checksums(entry: Path) -> dict[str, str]:
+    """sha256 of every file a build wrote (not build.json), by path relative to the entry."""
+    return {
+        f.relative_to(entry).as_posix(): _file_sha256(f)
+        for f in sorted(entry.rglob("*"))
+        if f.is_file() and f.name != "build.json"
+    }
+
+
+def _safe_rel(rel: Any) -> bool:
+    return (
+        isinstance(rel, str)
+        and bool(rel)
+        and not rel.startswith("/")
+        and ".." not in rel.split("/")
+        and "\\" not in rel
+    )
+
+
+def _reusable(entry: Path, key: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The entry's build.json when the entry can be reused as it is, else why not (None: no entry).
+    Reusing means its model files still have the checksums recorded when they were built."""
+    if not entry.is_dir() or entry.is_symlink():
+        if entry.is_symlink() or entry.exists():
+            return None, "it is not a directory"
+        return None, None
+    try:
+        meta = json.loads((entry / "build.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, "its build.json is missing"
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return None, f"its build.json cannot be read ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
+    if not isinstance(meta, dict):
+        return None, "its build.json is not a JSON object"
+    files = meta.get("files")
+    if (
+        meta.get("key") != key
+        or not isinstance(files, dict)
+        or not all(_safe_rel(rel) and isinstance(sha, str) for rel, sha in files.items())
+        or meta.get("model") not in files
+    ):
+        return None, "its build.json is incomplete (no checksums of the built files, or another entry's)"
+    for rel, sha in files.items():
+        try:
+            actual = _file_sha256(entry / rel)
+        except FileNotFoundError:
+            return None, f"{rel} is missing"
+        except OSError as exc:
+            return None, f"{rel} cannot be read ({exc.strerror or exc})"
+        if actual != sha:
+            return None, f"{rel} does not match its checksum in build.json (truncated or changed)"
+    return meta, None
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_symlink() or (entry.exists() and not entry.is_dir()):
+        entry.unlink()
+    elif entry.exists():
+        shutil.rmtree(entry)
+
+
+def _unusable_cache(cache_dir: Path, exc: OSError) -> RecipeError:
+    return RecipeError(
+        f"the recipe cache {cache_dir} cannot be used ({exc.strerror or exc}"
+        f"{f': {exc.filename}' if exc.filename and str(exc.filename) != str(cache_dir) else ''}); "
+        "give a writable directory with --edge-cache-dir (or the ini key edge_cache_dir)"
+    )
+
+
 def build(
     spec: RecipeSpec,
     original: Any,
@@ -232,56 +320,80 @@ def build(
 ) -> Built:
     """The optimized model for ``spec``, from the cache or built now. Concurrent processes (xdist
     workers) serialize on a file lock per entry: one builds, the others then find it. An entry is built
-    in a temporary directory and renamed into place, so nobody ever reads a half-written model.
+    in a temporary directory and renamed into place, so nobody ever reads a half-written model; its
+    build.json records the checksum of every file built, and an entry is reused only when they still
+    match (a damaged, incomplete or replaced entry is rebuilt, with a RecipeCacheWarning).
     ``rebuild_session``: rebuild unless the entry was already built by this session (--edge-rebuild)."""
     from filelock import FileLock
 
     key = cache_key(original.sha256, spec, samples)
-    cache_dir.mkdir(parents=True, exist_ok=True)
     final = cache_dir / f"{spec.name}-{key[:20]}"
-    with FileLock(str(cache_dir / f".{final.name}.lock")):
-        meta_path = final / "build.json"
-        if meta_path.exists():
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if rebuild_session is None or meta.get("session") == rebuild_session:
-                return Built(final / meta["model"], {**meta, "cache_hit": True})
-        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
-        try:
-            ctx = Context(original=original, options=spec.options, out_dir=tmp, samples=samples, metric=metric)
-            start = time.perf_counter()
-            out = Path(spec.recipe.build(ctx))
-            seconds = time.perf_counter() - start
-            if not out.is_file() or tmp not in out.parents:
-                raise RecipeError(
-                    f"recipe {spec.name!r} returned {out}, which is not a model file in its output directory"
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(cache_dir / f".{final.name}.lock")):
+            meta, why = _reusable(final, key)
+            if meta is not None and (rebuild_session is None or meta.get("session") == rebuild_session):
+                return Built(final / meta["model"], {**meta, "cache_hit": True}, final)
+            if why is not None:
+                warnings.warn_explicit(
+                    f"recipe cache entry {final} could not be reused ({why}); rebuilding it",
+                    RecipeCacheWarning,
+                    str(final / "build.json"),
+                    0,
                 )
-            before = sum(f.stat().st_size for f in original.files)
-            after = _size(out)
-            meta = {
-                "key": key,
-                "build_id": uuid.uuid4().hex,  # which build made this entry (one per entry, whoever asks)
-                "recipe": spec.name,
-                "options": dict(spec.options),
-                "original": {"path": str(original.path), "sha256": original.sha256},
-                "calibration": samples.fingerprint if samples is not None else None,
-                "calibration_samples": len(samples) if samples is not None else 0,
-                "model": out.relative_to(tmp).as_posix(),
-                "build_s": round(seconds, 3),
-                "size_before": before,
-                "size_after": after,
-                "compression_ratio": round(before / after, 3) if after else None,
-                "versions": versions(),
-                "session": rebuild_session,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            }
-            (tmp / "build.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return Built(final / meta["model"], {**meta, "cache_hit": False})
+            return _build_entry(spec, original, final, key, samples, metric, rebuild_session)
+    except OSError as exc:
+        raise _unusable_cache(cache_dir, exc) from None
+
+
+def _build_entry(
+    spec: RecipeSpec,
+    original: Any,
+    final: Path,
+    key: str,
+    samples: Samples | None,
+    metric: Any,
+    rebuild_session: str | None,
+) -> Built:
+    """Build ``spec`` in a temporary directory beside ``final`` and rename it into place (under the lock)."""
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
+    try:
+        ctx = Context(original=original, options=spec.options, out_dir=tmp, samples=samples, metric=metric)
+        start = time.perf_counter()
+        try:
+            out = Path(spec.recipe.build(ctx))
+        except OSError as exc:  # the recipe's own failure, not the cache's
+            raise RecipeError(f"recipe {spec.name!r} failed on {original.name}: {type(exc).__name__}: {exc}") from None
+        seconds = time.perf_counter() - start
+        if not out.is_file() or tmp not in out.parents:
+            raise RecipeError(f"recipe {spec.name!r} returned {out}, which is not a model file in its output directory")
+        before = sum(f.stat().st_size for f in original.files)
+        after = _size(out)
+        meta = {
+            "key": key,
+            "build_id": uuid.uuid4().hex,  # which build made this entry (one per entry, whoever asks)
+            "recipe": spec.name,
+            "options": dict(spec.options),
+            "original": {"path": str(original.path), "sha256": original.sha256},
+            "calibration": samples.fingerprint if samples is not None else None,
+            "calibration_samples": len(samples) if samples is not None else 0,
+            "model": out.relative_to(tmp).as_posix(),
+            "files": _checksums(tmp),
+            "build_s": round(seconds, 3),
+            "size_before": before,
+            "size_after": after,
+            "compression_ratio": round(before / after, 3) if after else None,
+            "versions": versions(),
+            "session": rebuild_session,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        (tmp / "build.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
+        _remove(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Built(final / meta["model"], {**meta, "cache_hit": False}, final)
 
 
 def samples_from(

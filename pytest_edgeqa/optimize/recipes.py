@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from ..errors import EdgeQAError
 from ..runtimes import first_line
 from . import Context, Option, RecipeError, recipe
 
@@ -29,9 +30,9 @@ _ADVANCED = Option(
 
 
 def _read(ctx: Context) -> Any:
-    import openvino as ov
+    from ..runtimes.openvino import read_model
 
-    return ov.Core().read_model(str(ctx.original.path))
+    return read_model(ctx.original.path)
 
 
 def _save(model: Any, ctx: Context, compress_to_fp16: bool = False) -> Path:
@@ -64,7 +65,7 @@ def _guard(ctx: Context, what: str, advanced: set[str] | frozenset[str] = frozen
             return None
 
         def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
-            if exc is not None and not isinstance(exc, RecipeError) and isinstance(exc, Exception):
+            if exc is not None and not isinstance(exc, EdgeQAError) and isinstance(exc, Exception):
                 message = f"{what} failed on {ctx.original.name}: {type(exc).__name__}: {first_line(exc)}"
                 named = [n for n in dict.fromkeys(re.findall(r"`(\w+)`", str(exc))) if n in advanced]
                 if named:

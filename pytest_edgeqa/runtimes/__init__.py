@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -275,5 +276,6 @@ def first_line(exc: BaseException) -> str:
     """The meaningful part of a runtime's error: OpenVINO prefixes its own source locations."""
     lines = [ln.strip() for ln in str(exc).splitlines()]
     lines = [ln for ln in lines if ln and not ln.startswith("Exception from src/")]
-    text = " ".join(lines) or type(exc).__name__
+    # "Check 'is_valid_weights_range(...)' failed at src/core/...cpp:900: Incorrect weights" -> "Incorrect weights"
+    text = re.sub(r"Check '.*?' failed at src/\S+:\d+:\s*", "", " ".join(lines)) or type(exc).__name__
     return text if len(text) <= 400 else text[:397] + "..."

@@ -37,11 +37,15 @@ def available_devices() -> tuple[str, ...]:
     return tuple(ort.get_available_providers())
 
 
-def _specs(args: Any) -> tuple[TensorSpec, ...]:
+def _specs(args: Any, model: Any = None) -> tuple[TensorSpec, ...]:
     specs = []
     for arg in args:
         if arg.type not in _ORT_DTYPES:
-            raise ModelError(f"tensor {arg.name!r} has type {arg.type}, which this plugin does not handle")
+            where = f"{model}: " if model is not None else ""
+            raise ModelError(
+                f"{where}tensor {arg.name!r} has type {arg.type}, which this plugin does not handle "
+                f"(numeric and bool tensors only)"
+            )
         shape = tuple(d if isinstance(d, int) else (d or "?") for d in arg.shape)
         specs.append(TensorSpec(arg.name, shape, np.dtype(_ORT_DTYPES[arg.type])))
     return tuple(specs)
@@ -120,13 +124,16 @@ class ORTEngine:
                         f"fell back: {device.id} cannot run {model.path.name} by itself and "
                         f"--edge-require-devices forbids ONNX Runtime's CPU fallback ({first_line(exc)})"
                     ) from None
-                raise ModelError(f"{model.path} is not a model ONNX Runtime can load: {first_line(exc)}") from None
+                raise ModelError(
+                    f"{model.path} is not a model ONNX Runtime can load; expected an ONNX model (a serialized ONNX "
+                    f"ModelProto). ONNX Runtime: {first_line(exc)}"
+                ) from None
 
     def compile(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> ORTModel:
         with Stopwatch() as sw:
             session = self._session(model, device, config)
         execution = tuple(session.get_providers())
-        specs = _specs(session.get_outputs()) + _specs(session.get_inputs())
+        specs = _specs(session.get_outputs(), model.path) + _specs(session.get_inputs(), model.path)
         declared = declared_precision(specs)
         threads = session.get_session_options().intra_op_num_threads
         precision = _provider_precision(session, execution[0], declared)

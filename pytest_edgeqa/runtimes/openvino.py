@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,6 +30,24 @@ def available_devices() -> tuple[str, ...]:
     return tuple(ov.Core().available_devices)
 
 
+def read_model(path: str | Path, core: ov.Core | None = None) -> ov.Model:
+    """Read an ONNX model or OpenVINO IR; a file OpenVINO cannot read is a ModelError that names it, says
+    what was expected and gives OpenVINO's own words."""
+    path = Path(path)
+    try:
+        return (core or ov.Core()).read_model(str(path))
+    except Exception as exc:
+        if path.suffix.lower() == ".xml":
+            weights = path.with_suffix(".bin")
+            size = f", {weights.stat().st_size} bytes" if weights.is_file() else ""
+            expected = f"OpenVINO IR (an IR .xml with its weights in {weights.name}{size})"
+        else:
+            expected = "an ONNX model (a serialized ONNX ModelProto)"
+        raise ModelError(
+            f"{path} is not a model OpenVINO can read; expected {expected}. OpenVINO: {first_line(exc)}"
+        ) from None
+
+
 _INT8_TYPES = {"i8", "u8"}
 _INT4_TYPES = {"i4", "u4", "nf4", "f4e2m1"}
 
@@ -37,7 +56,7 @@ def weight_format(path: str) -> str | None:
     """'int4', 'int8', 'f16' or None: what the model's weights or fake-quantize nodes say about its
     compression. ONNX QDQ models read through OpenVINO show as int8/uint8 constants, so one look serves
     both formats."""
-    model = ov.Core().read_model(path)
+    model = read_model(path)
     found: set[str] = set()
     for op in model.get_ops():
         kind = op.get_type_name()
@@ -305,10 +324,7 @@ class OpenVINOEngine:
 
     def _read(self, model: ModelFile, config: CompileConfig) -> tuple[ov.Model, str]:
         """The model as read (and reshaped to ``config.batch``), with its declared precision."""
-        try:
-            ov_model = self.core.read_model(str(model.path))
-        except Exception as exc:
-            raise ModelError(f"{model.path} is not a model OpenVINO can read: {first_line(exc)}") from None
+        ov_model = read_model(model.path, self.core)
         declared = declared_precision(_specs(ov_model.outputs) + _specs(ov_model.inputs))
         if config.batch is not None:
             shapes = {}
