@@ -220,6 +220,10 @@ MALFORMED = [
         suite(model="model: {original: m.onnx}"),
         "s.edgeqa.yaml: model.optimized: missing; the accuracy check compares the optimized model with the original",
     ),
+    (
+        suite(model="model: {original: m.onnx, optimized: {recipe: nncf-int8, calibration: {split: 3}}}"),
+        "s.edgeqa.yaml: model.optimized.calibration.split: expected a string, got 3",
+    ),
 ]
 
 
@@ -232,3 +236,40 @@ def test_malformed_suites(tmp_path: Path, text: str, message: str) -> None:
 
 def test_there_are_at_least_twenty_malformed_cases() -> None:
     assert len(MALFORMED) >= 20
+
+
+def test_anchors_and_merge_keys_within_the_budget_are_read_as_yaml_reads_them(tmp_path: Path) -> None:
+    loaded = load(
+        write(
+            tmp_path,
+            """
+            name: s
+            data: &data {path: d, split: test, label: label}
+            model:
+              original: m.onnx
+              optimized: {recipe: nncf-int8, calibration: {<<: *data, split: train}}
+            checks:
+              parity: {cosine: 0.999}
+              latency: {p90_ms: 5}
+            """,
+        )
+    )
+    assert loaded.model["optimized"]["calibration"] == {"path": "d", "split": "train", "label": "label"}
+    assert loaded.checks["parity"] == {"cosine": 0.999}
+
+
+def test_a_recipe_named_alone_is_validated_like_a_recipe_mapping(tmp_path: Path) -> None:
+    assert load(write(tmp_path, suite(model="model: {original: m.onnx, optimized: fp16}"))).model["optimized"] == "fp16"
+    with pytest.raises(
+        SuiteError, match=r"model\.optimized\.recipe: missing; expected a recipe name such as nncf-int8"
+    ):
+        load(write(tmp_path, suite(model="model: {original: m.onnx, optimized: {bits: 8}}")))
+
+
+def test_many_unknown_keys_are_named_five_at_most(tmp_path: Path) -> None:
+    keys = ", ".join(f"k{i}: 1" for i in range(1000))
+    with pytest.raises(SuiteError) as info:
+        load(write(tmp_path, suite(model=f"model: {{original: m.onnx, optimized: o.xml, {keys}}}")))
+    assert str(info.value).startswith(
+        "s.edgeqa.yaml: model: unknown key 'k0', 'k1', 'k10', 'k100', 'k101' and 995 more"
+    )
