@@ -238,6 +238,15 @@ def add_options(parser: pytest.Parser) -> None:
     )
     parser.addini("edge_devices", "default for --edge-device (space or comma separated)", default=DEFAULT_DEVICES)
     parser.addini("edge_require_devices", "default for --edge-require-devices", type="bool", default=False)
+    group.addoption(
+        "--edge-trust-code",
+        action="store_true",
+        default=None,
+        help="let markers and fixture arguments (never a YAML suite) name code that no test file shows: a metric "
+        "that evaluate.load loads (a metric script, a Hugging Face Hub metric) and a preprocess "
+        "'package.module:function'. Off by default. Default: ini edge_trust_code",
+    )
+    parser.addini("edge_trust_code", "default for --edge-trust-code", type="bool", default=False)
 
 
 @dataclass(frozen=True)
@@ -253,6 +262,7 @@ class Settings:
     golden_force: bool = False
     golden_prune: bool = False
     ci: bool = False
+    trust_code: bool = False  # --edge-trust-code: markers may load metric scripts and import 'module:function'
     report_json: Path | None = None
     report_md: Path | None = None
     model_cache: Path | None = None
@@ -282,6 +292,9 @@ def resolve(config: pytest.Config) -> Settings:
     require = config.getoption("edge_require_devices")
     if require is None:
         require = ini_bool(config, "edge_require_devices")
+    trust_code = config.getoption("edge_trust_code")
+    if trust_code is None:
+        trust_code = ini_bool(config, "edge_trust_code")
     golden_device_text = str(config.getini("edge_golden_device") or "CPU")
     try:
         golden_device = parse_device(golden_device_text)
@@ -328,6 +341,7 @@ def resolve(config: pytest.Config) -> Settings:
         devices=devices,
         devices_source=source,
         require_devices=require,
+        trust_code=trust_code,
         golden_dir=golden_dir,
         golden_device=golden_device,
         update_golden=update_golden,

@@ -1,4 +1,4 @@
-"""Metrics that work offline (shipped ``evaluate.Metric`` subclasses), plus any ``evaluate.load`` name or callable.
+"""Metrics: shipped ``evaluate.Metric`` subclasses (offline), registered ones, callables; evaluate.load on trust.
 
 Every shipped metric is defined by per-sample sufficient statistics ``S`` (n x k) and a function of
 their sums, so the metric on any reweighting of the samples is ``value(W @ S)``: that makes the paired
@@ -7,15 +7,20 @@ bootstrap one matrix product instead of thousands of metric calls.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import datasets
 import evaluate
 import numpy as np
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .registry import Registry
 
 
 class Statistic:
@@ -39,10 +44,19 @@ class Statistic:
             raise ConfigError(f"metric {self.name}: {len(predictions)} predictions but {len(references)} labels")
 
 
+def _kind(values: np.ndarray) -> str:
+    """'strings (first: 'cat')', 'float64': what an array holds, for messages."""
+    named = {"U": "strings", "S": "bytes", "O": "objects", "M": "dates", "m": "durations"}.get(values.dtype.kind)
+    if named is None:
+        return values.dtype.name
+    first = values.reshape(-1)[:1].tolist()
+    return f"{named} (first: {str(first[0])[:40]!r})" if first else named
+
+
 def _labels(references: np.ndarray, name: str) -> np.ndarray:
     refs = np.asarray(references)
     if refs.ndim != 1 or refs.dtype.kind not in "iub":
-        raise ConfigError(f"metric {name}: labels must be one class id per sample, got {refs.dtype.name} {refs.shape}")
+        raise ConfigError(f"metric {name}: labels must be one class id per sample, got {_kind(refs)} {refs.shape}")
     return refs.astype(np.int64)
 
 
@@ -132,6 +146,9 @@ class _Regression(Statistic):
 
     def check(self, predictions: np.ndarray, references: np.ndarray) -> None:
         super().check(predictions, references)
+        refs = np.asarray(references)
+        if refs.dtype.kind not in "iufb":
+            raise ConfigError(f"metric {self.name}: labels must be numbers, got {_kind(refs)}")
         if np.shape(predictions) != np.shape(references):
             raise ConfigError(
                 f"metric {self.name}: predictions of shape {np.shape(predictions)} do not match labels of shape {np.shape(references)}"
@@ -277,32 +294,99 @@ class ExternalStatistic(Statistic):
         )
 
 
-def resolve(metric: Any, where: str) -> Statistic:
-    """A shipped name, ``top_k_accuracy:K``, an ``evaluate.load`` name or path, or a callable
-    ``fn(predictions, references) -> float``."""
+def builtin(name: str) -> bool:
+    """Whether ``name`` is a metric shipped here (``accuracy``, ``top_K_accuracy``, ...)."""
+    return name in SHIPPED or (name.startswith("top_") and name.endswith("_accuracy") and name[4:-9].isdigit())
+
+
+def _external(metric: Any, name: str, higher_is_better: bool | None = None) -> Statistic:
+    """A metric object we can only call: a Statistic as it is, an ``evaluate`` module through
+    ``compute``, or a callable ``fn(predictions, references) -> float``."""
     if isinstance(metric, Statistic):
         return metric
-    if callable(metric) and not isinstance(metric, str):
-        name = getattr(metric, "__name__", type(metric).__name__)
-        return ExternalStatistic(lambda p, r: float(metric(p, r)), name, lower=name in LOWER_IS_BETTER)
+    if isinstance(metric, _ShippedMetric):
+        return metric.statistic
+    lower = name.split("/")[-1] in LOWER_IS_BETTER if higher_is_better is None else not higher_is_better
+    if callable(getattr(metric, "compute", None)) and not isinstance(metric, type):
+
+        def call(p: np.ndarray, r: np.ndarray) -> float:
+            result = metric.compute(predictions=p.tolist(), references=r.tolist())
+            return float(next(iter(result.values())) if isinstance(result, dict) else result)
+
+        return ExternalStatistic(call, name, lower=lower)
+    return ExternalStatistic(lambda p, r: float(metric(p, r)), name, lower=lower)
+
+
+def resolve(
+    metric: Any,
+    where: str,
+    registry: Registry | None = None,
+    *,
+    declarative: bool = False,
+    base_dir: Path | None = None,
+) -> Statistic:
+    """The metric a marker, a fixture or a suite names: a Statistic or a callable as it is (the
+    user's own code), a built-in name, a name in ``registry``. Anything else would be loaded by
+    ``evaluate.load``, which runs a metric script (local or from the Hub): only where the registry
+    trusts code (``--edge-trust-code``) and never for a suite (``declarative``)."""
+    if isinstance(metric, Statistic):
+        return metric
+    if (callable(metric) or callable(getattr(metric, "compute", None))) and not isinstance(metric, (str, type)):
+        return _external(metric, getattr(metric, "__name__", None) or type(metric).__name__)
     if not isinstance(metric, str) or not metric:
         raise ConfigError(
-            f"{where}: metric={metric!r}; expected a metric name, a path for evaluate.load, or a callable"
+            f"{where}: metric={metric!r}; expected a metric name, a callable fn(predictions, references) -> float "
+            "or an evaluate.Metric"
         )
     if metric in SHIPPED:
         return SHIPPED[metric]()
-    if metric.startswith("top_") and metric.endswith("_accuracy") and metric[4:-9].isdigit():
+    if builtin(metric):
         return TopKAccuracyStat(int(metric[4:-9]))
-    try:
-        loaded = evaluate.load(metric)
-    except Exception as exc:  # evaluate raises FileNotFoundError, ConnectionError, ValueError...
+    if registry is not None and metric in registry.metrics:
+        return _external(registry.metrics[metric], metric, registry.higher_is_better.get(metric))
+    known = f"built in: {', '.join(SHIPPED)}, top_K_accuracy; registered: {registry.listed('metric') if registry else 'none'}"
+    close = difflib.get_close_matches(metric, [*SHIPPED, *(registry.metrics if registry else ())], n=1)
+    if close:
+        known += f"; did you mean {close[0]!r}?"
+    if declarative:
         raise ConfigError(
-            f"{where}: unknown metric {metric!r}: not shipped ({', '.join(SHIPPED)}) and evaluate.load could not "
-            f"resolve it ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+            f"{where}: {metric!r} is neither a built-in nor a registered metric ({known}). A suite names metrics "
+            "only: it never loads a metric script or a Hub metric, whatever --edge-trust-code says; "
+            f"register yours from conftest.py: def pytest_edgeqa_register(registry): registry.add_metric({metric!r}, fn)"
+        )
+    if registry is None or not registry.trust_code:
+        from .registry import describe, is_name
+
+        what = "a name" if is_name(metric) else describe(metric)
+        raise ConfigError(
+            f"{where}: metric={metric!r} is neither a built-in nor a registered metric ({known}). As {what}, "
+            "it would be loaded with evaluate.load, which runs a metric script (a local .py file or one downloaded "
+            "from the Hugging Face Hub): pass --edge-trust-code (ini edge_trust_code = true) to allow that, register "
+            "the metric from conftest.py (pytest_edgeqa_register), or pass a callable"
+        )
+    return _loaded(metric, where, base_dir)
+
+
+def _loaded(metric: str, where: str, base_dir: Path | None) -> Statistic:
+    """``evaluate.load`` of a metric script (relative to ``base_dir``, the test file's directory) or a
+    Hub id: reached only under --edge-trust-code."""
+    local = Path(metric).expanduser()
+    if base_dir is not None and not local.is_absolute():
+        local = base_dir / local
+    if local.exists():
+        path = str(local)
+    elif metric.endswith(".py"):
+        raise ConfigError(
+            f"{where}: metric={metric!r}: metric script not found: {metric} (relative to {base_dir or Path.cwd()})"
+        )
+    else:
+        path = metric  # a Hub id
+    try:
+        loaded = evaluate.load(path)
+    except Exception as exc:  # evaluate raises FileNotFoundError, ConnectionError, ValueError, the script's own...
+        first = (str(exc).splitlines() or [""])[0][:200]
+        raise ConfigError(
+            f"{where}: unknown metric {metric!r}: not built in ({', '.join(SHIPPED)}) and evaluate.load could not "
+            f"load it ({type(exc).__name__}: {first})"
         ) from None
-
-    def call(p: np.ndarray, r: np.ndarray) -> float:
-        result = loaded.compute(predictions=p.tolist(), references=r.tolist())
-        return float(next(iter(result.values())))
-
-    return ExternalStatistic(call, metric, lower=metric.split("/")[-1] in LOWER_IS_BETTER)
+    return _external(loaded, metric)

@@ -27,6 +27,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     cfg.add_options(parser)
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
 @pytest.hookimpl(trylast=True)  # after the cache provider has set config.cache
 def pytest_configure(config: pytest.Config) -> None:
     for _name, signature in cfg.MARKERS.items():
@@ -59,7 +65,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 def pytest_report_header(config: pytest.Config) -> str:
     s = config.stash[SESSION].settings
     required = ", required" if s.require_devices else ""
-    return f"edgeqa: devices {', '.join(d.id for d in s.devices)} (from {s.devices_source}{required})"
+    trust = "; trusts code named by markers (--edge-trust-code)" if s.trust_code else ""
+    return f"edgeqa: devices {', '.join(d.id for d in s.devices)} (from {s.devices_source}{required}){trust}"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -219,10 +226,16 @@ def _models(request: pytest.FixtureRequest, mark: pytest.Mark) -> cfg.ModelMarke
     if spec.recipe.validation:
         from .accuracy import budget_from_marker
         from .metrics import resolve
+        from .registry import registry_of
 
         acc = request.node.get_closest_marker("accuracy")
         budget = budget_from_marker(acc.args, acc.kwargs) if acc is not None else None
-        metric = resolve(budget.metric if budget else "accuracy", "recipe nncf-int8-accuracy")
+        metric = resolve(
+            budget.metric if budget else "accuracy",
+            "recipe nncf-int8-accuracy",
+            registry_of(request.config),
+            base_dir=request.path.parent,
+        )
         given = marker.optimized if isinstance(marker.optimized, dict) else {}
         if budget is not None and budget.max_drop is not None and "max_drop" not in given:
             spec = replace(spec, options={**spec.options, "max_drop": budget.max_drop, "drop": budget.drop})
@@ -565,6 +578,7 @@ def accuracy_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> C
         __tracebackhide__ = True
         from .accuracy import AccuracyFailed, budget_from_marker
         from .checks import run_accuracy_check
+        from .registry import registry_of, trusted_code
 
         with _as_outcome():
             cfg.accuracy_arguments(inputs=inputs, label=label, samples=samples, split=split)
@@ -574,6 +588,9 @@ def accuracy_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> C
                 "an accuracy",
                 "accuracy(metric='accuracy', max_drop=0.01)",
                 lambda mark: budget_from_marker(mark.args, mark.kwargs),
+            )
+            budget, preprocess = trusted_code(
+                registry_of(request.config), budget, preprocess, base_dir=request.path.parent
             )
             result = run_accuracy_check(
                 session=session,

@@ -122,6 +122,23 @@ def _reword(exc: ConfigError, path: Path, key: str, values: Iterable[Any] = ()) 
     return SuiteError(f"{path.name}: {key}: {_capped(text, values)}")
 
 
+def _code_name(value: Any, path: Path, key: str, kind: str) -> None:
+    """A suite is data: it names a metric or preprocess function (built in, or registered by the
+    project's Python code); a path, a Hub id or an import path would make it load code, so none is."""
+    from .registry import NAME_RULE, describe, is_name
+
+    if is_name(value):
+        return
+    if not isinstance(value, str):
+        _expect(False, path, key, f"a {kind} name (string)", value)
+    what = describe(value) if value else "empty"
+    raise SuiteError(
+        f"{path.name}: {key}: {_short(value)} is {what}; a suite names a {kind} ({NAME_RULE}): built in, or "
+        "registered by the project's conftest.py or a plugin (pytest_edgeqa_register). A suite never loads a script "
+        "or imports code, whatever --edge-trust-code says"
+    )
+
+
 # ------------------------------------------------------------------------------------------ reading
 
 
@@ -376,13 +393,8 @@ def load(path: Path) -> Suite:
             "a positive integer",
             samples,
         )
-        _expect(
-            data.get("preprocess") is None or (isinstance(data["preprocess"], str) and ":" in data["preprocess"]),
-            path,
-            "data.preprocess",
-            "an import path 'package.module:function'",
-            data.get("preprocess"),
-        )
+        if data.get("preprocess") is not None:
+            _code_name(data["preprocess"], path, "data.preprocess", "preprocess function")
 
     devices = None
     if "devices" in top:
@@ -413,6 +425,7 @@ def load(path: Path) -> Suite:
             if check == "accuracy":
                 from .accuracy import budget_from_marker
 
+                _code_name(opts.get("metric", "accuracy"), path, "checks.accuracy.metric", "metric")
                 budget_from_marker((), opts)
             elif check == "latency":
                 from .latency import Schedule
@@ -585,8 +598,14 @@ class SuiteItem(pytest.Item):
         metric = None
         if spec.recipe.validation:
             from .metrics import resolve
+            from .registry import registry_of
 
-            metric = resolve(self.suite.checks.get("accuracy", {}).get("metric", "accuracy"), "checks.accuracy")
+            metric = resolve(
+                self.suite.checks.get("accuracy", {}).get("metric", "accuracy"),
+                f"{self.path.name}: checks.accuracy.metric",
+                registry_of(self.config),
+                declarative=True,
+            )
         built = session.optimized(spec, marker.original, self.path.parent, calibration, metric)
         return ModelMarker(original=marker.original, optimized=built, options=options)
 
@@ -609,18 +628,28 @@ class SuiteItem(pytest.Item):
         if self.check == "accuracy":
             from .accuracy import AccuracyFailed, budget_from_marker
             from .checks import run_accuracy_check
+            from .registry import registry_of, trusted_code
 
+            budget, preprocess = trusted_code(
+                registry_of(self.config),
+                budget_from_marker((), opts),
+                data.get("preprocess"),
+                base_dir=base,
+                metric_where=f"{self.path.name}: checks.accuracy.metric",
+                preprocess_where=f"{self.path.name}: data.preprocess",
+                declarative=True,
+            )
             result = run_accuracy_check(
                 session=session,
                 base_dir=base,
                 marker=marker,
                 device=self.device,
-                budget=budget_from_marker((), opts),
+                budget=budget,
                 data_source=data["path"],
                 inputs_map=data.get("inputs"),
                 label=data.get("label", "label"),
                 samples=data.get("samples"),
-                preprocess=data.get("preprocess"),
+                preprocess=preprocess,
                 split=data.get("split", "test"),
             )
             store_record(self, "accuracy", self.title, self.device.id, result)
@@ -653,7 +682,9 @@ class SuiteItem(pytest.Item):
             samples = opts.get("samples", 32)
             source = None
             if data.get("path"):
-                source = data_mod.load(data["path"], split=data.get("split", "test"), base_dir=base)
+                source = data_mod.load(
+                    data["path"], split=data.get("split", "test"), base_dir=base, where=f"{self.path.name}: data.path"
+                )
                 source = source.select(range(min(samples, len(source))))
             spec = spec_from_marker((), {k: v for k, v in opts.items() if k not in PARITY_OWN_KEYS})
             run_golden(

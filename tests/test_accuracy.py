@@ -291,7 +291,7 @@ def test_callable_metric_and_unknown_metric(digits_env: pytest.Pytester) -> None
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*accuracy marker: unknown metric 'definitely-not-a-metric': not shipped (accuracy, top_5_accuracy,*) and evaluate.load could not resolve it (*"
+            "*accuracy marker: metric='definitely-not-a-metric' is neither a built-in nor a registered metric (built in: accuracy, top_5_accuracy,*--edge-trust-code*"
         ]
     )
     assert_clean(result)
@@ -448,8 +448,12 @@ def test_datasets_from_every_local_format(tmp_path: Path) -> None:
     assert cols["x"].shape == (2, 2) and info["subset"] == 2 and info["total_rows"] == 3
     cols, _ = data.table(ds, ["y"], preprocess=lambda c: {**c, "y": c["x"].sum(axis=1)})
     assert cols["y"].tolist() == [3.0, 7.0, 11.0]
+    with pytest.raises(ConfigError, match="preprocess='nope:fn' is an import path: importing it runs"):
+        data.table(ds, ["x"], preprocess="nope:fn")  # refused unless --edge-trust-code: see test_trust.py
+    from pytest_edgeqa.registry import Registry
+
     with pytest.raises(ConfigError, match="preprocess='nope:fn' cannot be imported"):
-        data.table(ds, ["x"], preprocess="nope:fn")
+        data.preprocess_fn("nope:fn", "accuracy_check", Registry(trust_code=True))
 
 
 def unary_model(path: Path, *ops: str) -> None:

@@ -209,7 +209,7 @@ def test_clear_errors(env: pytest.Pytester) -> None:
             "*edge_model marker: recipe 'fp16' has no option 'samples' (options: none)",
             "*edge_model marker: recipe 'nncf-int8' needs calibration data: add calibration=<fixture name, dataset path or {path, split}>",
             "*ort-dynamic-int8 quantizes ONNX models; digits_cnn_fp16.xml is OpenVINO IR",
-            "*recipe 'nncf-int8' calibration: dataset has no column 'pixels' (columns: image, label)",
+            "*recipe 'nncf-int8' calibration: dataset data/digits (split 'train') has no column 'pixels' (columns: image, label)",
         ]
     )
     assert_clean(result)

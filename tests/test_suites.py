@@ -174,8 +174,9 @@ MALFORMED = [
         "s.edgeqa.yaml: data: unknown key 'columns' (expected: path, split, inputs, label, samples, preprocess)",
     ),
     (
-        suite(data="data: {path: d, preprocess: mymodule}"),
-        "s.edgeqa.yaml: data.preprocess: expected an import path 'package.module:function', got 'mymodule'",
+        suite(data="data: {path: d, preprocess: 'mymodule:fn'}"),
+        "s.edgeqa.yaml: data.preprocess: 'mymodule:fn' is an import path ('module:function'); a suite names a "
+        "preprocess function",
     ),
     (suite() + "devices: CPU\n", "s.edgeqa.yaml: devices: expected a non-empty list of device names, got 'CPU'"),
     (
