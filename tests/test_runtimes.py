@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
+import onnx
 import pytest
 from conftest import assert_clean, needs_unhonoured, supports_bf16, unhonoured_precision
+from onnx import TensorProto, helper
 
 # What a CPU without bf16 says when asked for it (AVX2-only machines): the item is skipped, not run at f32.
 BF16_NOT_RUN = "SKIPPED * precision='bf16' asked, but CPU runs f32 (CPU capabilities: *; no BF16), for *"
@@ -319,7 +321,7 @@ def test_marker_errors(pytester: pytest.Pytester, models) -> None:
         [
             "*edge_model marker: argument 'original' is required (a model path such as 'models/net.onnx')",
             "*edge_model marker: unknown option 'treads' (expected: hint, precision, threads, streams, properties)",
-            "*edge_model marker: threads=0; expected a positive integer",
+            "*edge_model marker: threads=0; expected a positive integer of at most 1024",
             "*edge_model marker: argument 'optimized' is not given, so there is no optimized_model",
             "*original_model needs an edge_model marker on the test, its class or module*",
             "*edge_model() fixture: precision='int3'; expected one of f32, f16, bf16",
@@ -341,3 +343,136 @@ def test_markers_are_registered_with_signatures(pytester: pytest.Pytester) -> No
     result.stdout.fnmatch_lines(
         ["*--edge-device=*RUNTIME:*DEVICE*", "*--edge-require-devices*", "*edge_devices (string)*"]
     )
+
+
+def _save(graph: onnx.GraphProto, path: os.PathLike[str]) -> None:
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), path)
+
+
+@pytest.fixture
+def odd_models(pytester: pytest.Pytester) -> None:
+    """Small graphs shaped like real third-party models (issue 13)."""
+    f32, i64 = TensorProto.FLOAT, TensorProto.INT64
+    # scalar.onnx: y = x * Cast(sr), sr an int64 0-d input (a sample rate, as stateful audio models take).
+    x = helper.make_tensor_value_info("x", f32, ["batch", 4])
+    sr = helper.make_tensor_value_info("sr", i64, [])
+    y = helper.make_tensor_value_info("y", f32, ["batch", 4])
+    nodes = [helper.make_node("Cast", ["sr"], ["srf"], to=f32), helper.make_node("Mul", ["x", "srf"], ["y"])]
+    _save(helper.make_graph(nodes, "scalar", [x, sr], [y]), pytester.path / "scalar.onnx")
+    # renamed.onnx: the file's output 'output' is Identity(Relu(x)); OpenVINO names the port after the
+    # Relu's tensor, 'A/Relu_output_0' (its get_any_name), keeping 'output' among its names.
+    x = helper.make_tensor_value_info("x", f32, [1, 4])
+    out = helper.make_tensor_value_info("output", f32, [1, 4])
+    nodes = [
+        helper.make_node("Relu", ["x"], ["A/Relu_output_0"]),
+        helper.make_node("Identity", ["A/Relu_output_0"], ["output"]),
+    ]
+    _save(helper.make_graph(nodes, "renamed", [x], [out]), pytester.path / "renamed.onnx")
+    # empty.onnx: y = x[:, 4:] along a dynamic axis: an input 4 wide or less gives an empty [n, 0] output, which
+    # OpenVINO returns with no error (as a stride-32 network does for an 8x8 image).
+    x = helper.make_tensor_value_info("x", f32, ["n", "w"])
+    y = helper.make_tensor_value_info("y", f32, ["n", "m"])
+    consts = [helper.make_tensor(n, i64, [1], [v]) for n, v in (("starts", 4), ("ends", 1000), ("axes", 1))]
+    nodes = [helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"])]
+    _save(helper.make_graph(nodes, "empty", [x], [y], consts), pytester.path / "empty.onnx")
+
+
+def test_a_0d_input_stays_0d(pytester: pytest.Pytester, odd_models) -> None:
+    # np.ascontiguousarray made shape () into (1,): OpenVINO refused it ("got [1] expecting []").
+    pytester.makepyfile(
+        test_scalar="""
+        import numpy as np
+        import pytest
+
+        FED = {"x": np.arange(12, dtype=np.float32).reshape(3, 4), "sr": np.array(16000, np.int64)}
+
+        def test_infer(edge_model):
+            m = edge_model("scalar.onnx")
+            assert [s.name for s in m.inputs] == ["x", "sr"] and m.inputs[1].shape == ()
+            np.testing.assert_array_equal(m.infer(FED)["y"], FED["x"] * 16000)
+            prepared = m.prepare(FED)
+            assert prepared["sr"].shape == ()
+            np.testing.assert_array_equal(m.infer_batched(prepared, 2)["y"], FED["x"] * 16000)
+            assert m.timer(prepared)() > 0
+            fps, latencies = m.throughput(prepared, 0.05)
+            assert fps > 0 and latencies
+
+        @pytest.mark.edge_model(original="scalar.onnx")
+        def test_golden(golden_check):
+            golden_check(FED)
+        """
+    )
+    pytester.runpytest("--edge-device=CPU,ort:cpu", "--update-golden").assert_outcomes(passed=4)
+    result = pytester.runpytest("--edge-device=CPU,ort:cpu", "-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*test_golden[[]CPU[]] PASSED*", "*test_golden[[]ort:cpu[]] PASSED*"])
+    assert_clean(result)
+
+
+def test_a_0d_input_goes_whole_with_every_static_batch(pytester: pytest.Pytester, odd_models) -> None:
+    # OpenVINO's asynchronous path for a model compiled at a static batch (as accuracy and throughput
+    # checks compile it): the scalar is not sliced, and the last batch is padded.
+    import numpy as np
+
+    from pytest_edgeqa.devices import parse_device
+    from pytest_edgeqa.models import ModelFile
+    from pytest_edgeqa.runtimes import CompileConfig
+    from pytest_edgeqa.runtimes.openvino import OpenVINOEngine
+
+    path = pytester.path / "scalar.onnx"
+    model = OpenVINOEngine().compile(ModelFile(path, "onnx", (path,), "-"), parse_device("CPU"), CompileConfig(batch=2))
+    assert [s.shape for s in model.inputs] == [(2, 4), ()]
+    fed = {"x": np.arange(20, dtype=np.float32).reshape(5, 4), "sr": np.array(3, np.int64)}
+    np.testing.assert_array_equal(model.infer_batched(model.prepare(fed, any_batch=True), 2)["y"], fed["x"] * 3)
+
+
+def test_ports_are_named_as_the_model_file_declares(pytester: pytest.Pytester, odd_models) -> None:
+    # OpenVINO named the output 'A/Relu_output_0': infer()["output"] was a KeyError on CPU only.
+    pytester.makepyfile(
+        test_names="""
+        import numpy as np
+
+        def test_names(edge_model):
+            m = edge_model("renamed.onnx")
+            assert [s.name for s in m.inputs] == ["x"] and [s.name for s in m.outputs] == ["output"]
+            x = np.array([[-1, 0, 1, 2]], np.float32)
+            np.testing.assert_array_equal(m.infer(x)["output"], np.maximum(x, 0))
+            assert m.timer(m.prepare(x))() > 0
+        """
+    )
+    result = pytester.runpytest("--edge-device=CPU,ort:cpu")
+    result.assert_outcomes(passed=2)
+    assert_clean(result)
+
+
+def test_an_empty_output_from_an_input_too_small_fails_before_another_request_runs(
+    pytester: pytest.Pytester, odd_models
+) -> None:
+    # OpenVINO returned y of shape (2, 0) with no error; a second request of that compiled model afterwards
+    # (latency, the throughput path) can kill the process ("pure virtual method called").
+    pytester.makepyfile(
+        test_empty="""
+        import numpy as np
+
+        def test_infer(edge_model):
+            m = edge_model("empty.onnx")
+            assert m.infer(np.ones((2, 6), np.float32))["y"].shape == (2, 2)
+            m.infer(np.ones((2, 3), np.float32))
+
+        def test_latency_path(edge_model):
+            m = edge_model("empty.onnx", reference=True)  # another compiled model
+            m.timer(m.prepare(np.ones((2, 3), np.float32)))
+
+        def test_throughput_path(edge_model):
+            m = edge_model("empty.onnx", precision="f32")
+            m.infer_batched(m.prepare(np.ones((5, 3), np.float32)), 2)
+        """
+    )
+    result = pytester.runpytest("--edge-device=CPU")
+    result.assert_outcomes(failed=3)
+    text = (
+        "E * empty.onnx on CPU returned an empty output 'y' of shape [[]2, 0[]] (declared [[]?,?[]]) with no error, "
+        "for inputs x: float32[[]2, 3[]]: an input is probably too small for the model*"
+    )
+    result.stdout.fnmatch_lines([text, text, text])
+    assert_clean(result)
