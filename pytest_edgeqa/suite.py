@@ -89,6 +89,12 @@ def _expect(cond: bool, path: Path, key: str, expected: str, got: Any) -> None:
         raise SuiteError(f"{path.name}: {key}: expected {expected}, got {shown}")
 
 
+def _positive_int(value: Any, path: Path, key: str) -> None:
+    _expect(
+        isinstance(value, int) and not isinstance(value, bool) and value > 0, path, key, "a positive integer", value
+    )
+
+
 def _mapping(value: Any, path: Path, key: str, allowed: tuple[str, ...] | None) -> dict[str, Any]:
     _expect(isinstance(value, dict), path, key, "a mapping", value)
     odd = [k for k in value if not isinstance(k, str)]
@@ -352,14 +358,7 @@ def load(path: Path) -> Suite:
             for key in ("path", "split", "label"):
                 value = cal.get(key, "")
                 _expect(isinstance(value, str), path, f"model.optimized.calibration.{key}", "a string", value)
-            n = cal.get("samples", 1)
-            _expect(
-                isinstance(n, int) and not isinstance(n, bool) and n > 0,
-                path,
-                "model.optimized.calibration.samples",
-                "a positive integer",
-                n,
-            )
+            _positive_int(cal.get("samples", 1), path, "model.optimized.calibration.samples")
     try:
         compile_config({k: v for k, v in model.items() if k in COMPILE_OPTIONS}, "model")
     except ConfigError as exc:
@@ -437,13 +436,7 @@ def load(path: Path) -> Suite:
 
                 spec_from_marker((), {k: v for k, v in opts.items() if k not in PARITY_OWN_KEYS})
                 n = opts.get("samples", 32)
-                _expect(
-                    isinstance(n, int) and not isinstance(n, bool) and n > 0,
-                    path,
-                    "checks.parity.samples",
-                    "a positive integer",
-                    n,
-                )
+                _positive_int(n, path, "checks.parity.samples")
                 _expect(n <= MAX_BATCH, path, "checks.parity.samples", f"at most {MAX_BATCH} (the batch compared)", n)
                 seed = opts.get("seed", 0)
                 _expect(
