@@ -7,6 +7,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
@@ -203,7 +204,7 @@ class CompiledModel(ABC):
                 if arr.dtype.kind != spec.dtype.kind and not (arr.dtype.kind in "iu" and spec.dtype.kind in "iu"):
                     raise InputError(f"infer(): input {spec.name!r} expects {spec.dtype.name}, got {arr.dtype.name}")
                 arr = arr.astype(spec.dtype)
-            prepared[spec.name] = np.ascontiguousarray(arr)
+            prepared[spec.name] = contiguous(arr)
         return prepared
 
     def infer_batched(
@@ -211,11 +212,13 @@ class CompiledModel(ABC):
     ) -> dict[str, np.ndarray]:
         """Run prepared ``inputs`` (every sample) in batches through the engine's throughput path;
         outputs concatenated in sample order. ``progress(batches_done, batches_total)`` is called along."""
-        n = len(next(iter(inputs.values())))
+        __tracebackhide__ = True
+        n = batch_of(inputs)
         starts = range(0, n, batch_size)
         parts: dict[str, list[np.ndarray]] = {}
         for done, i in enumerate(starts, 1):
-            for name, value in self._run({k: v[i : i + batch_size] for k, v in inputs.items()}).items():
+            chunk = {k: v[i : i + batch_size] if v.ndim else v for k, v in inputs.items()}  # 0-d: given whole
+            for name, value in self._run(chunk).items():
                 parts.setdefault(name, []).append(value)
             if progress is not None:
                 progress(done, len(starts))
@@ -232,12 +235,52 @@ class CompiledModel(ABC):
     def throughput(self, inputs: dict[str, np.ndarray], seconds: float) -> tuple[float, list[float]]:
         """Samples per second over ``seconds`` of back-to-back inferences, and their latencies (ms)."""
         once = self.timer(inputs)
-        batch = len(next(iter(inputs.values())))
+        batch = batch_of(inputs)
         latencies: list[float] = []
         start = time.perf_counter()
         while time.perf_counter() - start < seconds:
             latencies.append(once())
         return batch * len(latencies) / (time.perf_counter() - start), latencies
+
+
+def contiguous(value: Any) -> np.ndarray:
+    """``value`` as a C-contiguous array, a 0-d one kept 0-d (an int64 scalar such as a sample rate):
+    np.ascontiguousarray returns at least 1-d, and OpenVINO refuses [1] for an input declared []."""
+    arr = np.asarray(value)
+    return arr if arr.flags.c_contiguous else np.array(arr, order="C")
+
+
+def batch_of(inputs: Mapping[str, np.ndarray]) -> int:
+    """The number of samples in prepared inputs: dimension 0 of the first input that has one (0-d
+    inputs, such as a scalar sample rate, are given whole with every batch); 1 when all are 0-d."""
+    return next((len(v) for v in inputs.values() if np.ndim(v)), 1)
+
+
+def empty_output(
+    model: str,
+    device: str,
+    specs: tuple[TensorSpec, ...],
+    inputs: Mapping[str, np.ndarray],
+    outputs: Mapping[str, np.ndarray],
+) -> str | None:
+    """Why ``outputs`` of a first inference cannot be trusted, or None: an output with a zero-size
+    dimension the model does not declare as 0, from inputs that have no zero-size dimension (OpenVINO
+    returns such an empty output with no error when an input is too small for the model, and running
+    another request of that compiled model afterwards can kill the process)."""
+    if any(0 in np.shape(v) for v in inputs.values()):
+        return None  # empty inputs: empty outputs are what they ask for
+    for spec in specs:
+        shape = tuple(np.shape(outputs[spec.name])) if spec.name in outputs else ()
+        declared = spec.shape if len(spec.shape) == len(shape) else ("?",) * len(shape)
+        if any(n == 0 and d != 0 for d, n in zip(declared, shape, strict=False)):
+            fed = ", ".join(f"{k}: {np.asarray(v).dtype.name}{list(np.shape(v))}" for k, v in inputs.items())
+            return (
+                f"{Path(model).name} on {device} returned an empty output {spec.name!r} of shape {list(shape)} "
+                f"(declared [{','.join(str(d) for d in spec.shape)}]) with no error, for inputs {fed}: an input is "
+                f"probably too small for the model (a dimension came out 0); give larger input shapes. The model "
+                f"is not run again (another inference of it after this can crash the runtime)"
+            )
+    return None
 
 
 class Engine(Protocol):

@@ -12,7 +12,17 @@ import onnxruntime as ort
 from ..devices import ONNXRUNTIME, DeviceSpec, Runtime, cpu_name
 from ..errors import FallbackError, ModelError
 from ..models import ModelFile
-from . import REFERENCE, CompileConfig, CompiledModel, RunInfo, Stopwatch, TensorSpec, declared_precision, first_line
+from . import (
+    REFERENCE,
+    CompileConfig,
+    CompiledModel,
+    RunInfo,
+    Stopwatch,
+    TensorSpec,
+    contiguous,
+    declared_precision,
+    first_line,
+)
 
 CPU_EP = "CPUExecutionProvider"
 _ORT_DTYPES = {
@@ -65,7 +75,7 @@ class ORTModel(CompiledModel):
     def timer(self, inputs: dict[str, np.ndarray]) -> Any:
         binding = self.session.io_binding()
         for name, value in inputs.items():
-            binding.bind_cpu_input(name, np.ascontiguousarray(value))
+            binding.bind_cpu_input(name, contiguous(value))
         for name in self._names:
             binding.bind_output(name)
         run = self.session.run_with_iobinding

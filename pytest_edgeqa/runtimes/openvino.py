@@ -9,7 +9,7 @@ import numpy as np
 import openvino as ov
 
 from ..devices import OPENVINO, DeviceSpec, Runtime
-from ..errors import ModelError
+from ..errors import InputError, ModelError
 from ..models import ModelFile
 from . import (
     REFERENCE,
@@ -18,8 +18,10 @@ from . import (
     RunInfo,
     Stopwatch,
     TensorSpec,
+    batch_of,
     canonical,
     declared_precision,
+    empty_output,
     first_line,
 )
 
@@ -75,13 +77,35 @@ def weight_format(path: str) -> str | None:
     return next((k for k in ("int4", "int8", "f16") if k in found), None)
 
 
-def _specs(ports: Any) -> tuple[TensorSpec, ...]:
+def declared_names(path: str | Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The input and output names an ONNX file declares (inputs that are initializers left out); empty
+    for IR or a file the onnx package cannot parse. OpenVINO may report another of a port's tensor names
+    (an Identity or Cast before an output, a branch inlined from an If), so ports are named by these."""
+    if Path(path).suffix.lower() != ".onnx":
+        return (), ()
+    try:
+        import onnx
+
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:
+        return (), ()
+    weights = {init.name for init in graph.initializer}
+    return tuple(v.name for v in graph.input if v.name not in weights), tuple(v.name for v in graph.output)
+
+
+def _port_name(port: Any, index: int, declared: tuple[str, ...] = ()) -> str:
+    """The port's name as the model file declares it (one of its tensor names), else OpenVINO's pick."""
+    try:
+        names = port.get_names()
+        return next((d for d in declared if d in names), None) or port.get_any_name()
+    except RuntimeError:  # IR results may carry no tensor name
+        return f"output{index}"
+
+
+def _specs(ports: Any, declared: tuple[str, ...] = ()) -> tuple[TensorSpec, ...]:
     specs = []
     for i, port in enumerate(ports):
-        try:
-            name = port.get_any_name()
-        except RuntimeError:  # IR results may carry no tensor name
-            name = f"output{i}"
+        name = _port_name(port, i, declared)
         shape = tuple(d.get_length() if d.is_static else "?" for d in port.get_partial_shape())
         specs.append(TensorSpec(name, shape, np.dtype(port.get_element_type().to_dtype())))
     return tuple(specs)
@@ -123,22 +147,57 @@ def _read_back(compiled: ov.CompiledModel, supported: Any, key: str) -> str | No
     return None
 
 
+def _shapes(inputs: dict[str, np.ndarray]) -> tuple[Any, ...]:
+    return tuple((name, np.shape(value)) for name, value in inputs.items())
+
+
 class OpenVINOModel(CompiledModel):
-    def __init__(self, compiled: ov.CompiledModel, info: RunInfo) -> None:
+    def __init__(
+        self, compiled: ov.CompiledModel, info: RunInfo, names: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+    ) -> None:
         self.compiled = compiled
-        self.inputs = _specs(compiled.inputs)
-        self.outputs = _specs(compiled.outputs)
+        self.inputs = _specs(compiled.inputs, names[0])
+        self.outputs = _specs(compiled.outputs, names[1])
         self.info = info
+        self._index = {spec.name: i for i, spec in enumerate(self.inputs)}  # inputs fed by port index
         self._request = compiled.create_infer_request()
+        self._checked: set[tuple[Any, ...]] = set()  # input shapes whose outputs were found not empty
+        self._failure: str | None = None
 
     def _run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        result = self._request.infer(inputs, share_inputs=False, share_outputs=False)
-        return {spec.name: np.asarray(result[i]) for i, spec in enumerate(self.outputs)}
+        __tracebackhide__ = True
+        if self._failure:
+            raise InputError(self._failure)
+        fed = {self._index.get(name, name): value for name, value in inputs.items()}
+        result = self._request.infer(fed, share_inputs=False, share_outputs=False)
+        outputs = {spec.name: np.asarray(result[i]) for i, spec in enumerate(self.outputs)}
+        # Checked before any other request runs: after an empty output, inferring on a second request of
+        # the same compiled model killed the process (OpenVINO 2026.4, "pure virtual method called").
+        self._failure = empty_output(self.info.model, self.info.device, self.outputs, inputs, outputs)
+        if self._failure:
+            raise InputError(self._failure)
+        self._checked.add(_shapes(inputs))
+        return outputs
+
+    def _check_first(self, inputs: dict[str, np.ndarray]) -> None:
+        """Before other requests run inputs of these shapes: one inference of them on the model's first
+        request, its outputs checked (once per set of input shapes)."""
+        __tracebackhide__ = True
+        if self._failure:
+            raise InputError(self._failure)
+        if _shapes(inputs) not in self._checked:
+            self._run(inputs)
+
+    def _bind(self, request: Any, inputs: dict[str, np.ndarray]) -> None:
+        for name, value in inputs.items():
+            # A copy: zero-copy input tensors may be computed on in place. np.array keeps a 0-d input 0-d.
+            request.set_input_tensor(self._index[name], ov.Tensor(np.array(value, copy=True, order="C")))
 
     def timer(self, inputs: dict[str, np.ndarray]) -> Any:
+        __tracebackhide__ = True
+        self._check_first(inputs)
         request = self.compiled.create_infer_request()
-        for name, value in inputs.items():
-            request.set_tensor(name, ov.Tensor(np.array(value, copy=True, order="C")))
+        self._bind(request, inputs)
 
         def once() -> float:
             request.infer()
@@ -151,12 +210,13 @@ class OpenVINOModel(CompiledModel):
         the THROUGHPUT hint), inputs bound once, in round robin: benchmark_app's throughput mode."""
         import time
 
-        batch = len(next(iter(inputs.values())))
+        __tracebackhide__ = True
+        self._check_first(inputs)
+        batch = batch_of(inputs)
         slots = int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         requests = [self.compiled.create_infer_request() for _ in range(slots)]
         for req in requests:
-            for name, value in inputs.items():
-                req.set_tensor(name, ov.Tensor(np.array(value, copy=True, order="C")))
+            self._bind(req, inputs)
         latencies: list[float] = []
         started = [False] * slots
         start = time.perf_counter()
@@ -185,10 +245,13 @@ class OpenVINOModel(CompiledModel):
         Models with a dynamic batch take the sequential path: with OpenVINO 2026.4's CPU plugin,
         concurrent requests on a dynamic-shape THROUGHPUT model returned another request's outputs for
         one batch in a few percent of runs (seen here on the digits CNN); static shapes never did."""
-        batch = self.inputs[0].shape[0] if self.inputs and self.inputs[0].shape else None
-        if not isinstance(batch, int) or any(s.shape[:1] != (batch,) for s in self.inputs):
+        __tracebackhide__ = True
+        batched = [s for s in self.inputs if s.shape]  # 0-d inputs (a scalar sample rate) go whole with each batch
+        batch = batched[0].shape[0] if batched else None
+        if not isinstance(batch, int) or any(s.shape[0] != batch for s in batched):
             return super().infer_batched(inputs, batch_size, progress)
-        n = len(next(iter(inputs.values())))
+        n = batch_of(inputs)
+        self._check_first(self._chunk(inputs, 0, batch))
         names = [spec.name for spec in self.outputs]
         outputs: dict[str, np.ndarray] = {}
         slots = 2 * int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
@@ -211,12 +274,7 @@ class OpenVINOModel(CompiledModel):
             if slot in busy:
                 collect(slot)
             req = requests[slot]
-            for name, value in inputs.items():
-                chunk = value[i : i + batch]
-                if len(chunk) < batch:  # pad the last batch; the padding's outputs are dropped
-                    chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - len(chunk), axis=0)])
-                # A copy per batch: zero-copy input tensors may be computed on in place.
-                req.set_tensor(name, ov.Tensor(np.array(chunk, copy=True, order="C")))
+            self._bind(req, self._chunk(inputs, i, batch))
             req.start_async()
             busy[slot] = i
             if progress is not None and step % 64 == 0:
@@ -226,6 +284,18 @@ class OpenVINOModel(CompiledModel):
         if progress is not None:
             progress(len(starts), len(starts))
         return outputs
+
+    @staticmethod
+    def _chunk(inputs: dict[str, np.ndarray], i: int, batch: int) -> dict[str, np.ndarray]:
+        """Samples i..i+batch of each input, the last batch padded (the padding's outputs are dropped);
+        a 0-d input as it is."""
+        chunks = {}
+        for name, value in inputs.items():
+            chunk = value[i : i + batch] if value.ndim else value
+            if value.ndim and len(chunk) < batch:
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - len(chunk), axis=0)])
+            chunks[name] = chunk
+        return chunks
 
 
 class OpenVINOEngine:
@@ -393,4 +463,4 @@ class OpenVINOEngine:
                 },
             },
         )
-        return OpenVINOModel(compiled, info)
+        return OpenVINOModel(compiled, info, declared_names(model.path))
