@@ -63,6 +63,13 @@ def _device_arg(text: str) -> list[DeviceSpec]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _golden_device_arg(text: str) -> DeviceSpec:
+    try:
+        return parse_device(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 # Upper bounds of every number a user gives (command line, ini, marker, fixture argument): a value past
 # them is a typo or a unit mix-up (ms for s), never a run anybody waits for or has the memory for.
 MAX_SECONDS = 3600.0  # timed or warm-up seconds per model: an hour
@@ -209,7 +216,8 @@ def add_options(parser: pytest.Parser) -> None:
         "--edge-cache-dir",
         default=None,
         metavar="DIR",
-        help="where optimized models are cached (default: pytest's cache dir, .pytest_cache/d/edgeqa-models)",
+        help="where optimized models are cached (default: pytest's cache dir, .pytest_cache/d/edgeqa-models; "
+        "without the cache provider, $XDG_CACHE_HOME/pytest-edgeqa/models, else ~/.cache/pytest-edgeqa/models)",
     )
     group.addoption(
         "--edge-rebuild",
@@ -233,9 +241,15 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("edge_report", "default for --edge-report", default="")
     parser.addini("edge_report_md", "default for --edge-report-md", default="")
     parser.addini("edge_golden_dir", "where goldens live, relative to the rootdir", default="golden")
-    parser.addini(
-        "edge_golden_device", "device that records goldens (at the model's declared precision)", default="CPU"
+    group.addoption(
+        "--edge-golden-device",
+        dest="edge_golden_device",
+        type=_golden_device_arg,
+        default=None,
+        metavar="[RUNTIME:]DEVICE",
+        help="the device that records goldens, at the model's declared precision. Default: ini edge_golden_device, else CPU",
     )
+    parser.addini("edge_golden_device", "default for --edge-golden-device: device that records goldens", default="CPU")
     parser.addini("edge_devices", "default for --edge-device (space or comma separated)", default=DEFAULT_DEVICES)
     parser.addini("edge_require_devices", "default for --edge-require-devices", type="bool", default=False)
     group.addoption(
@@ -295,11 +309,12 @@ def resolve(config: pytest.Config) -> Settings:
     trust_code = config.getoption("edge_trust_code")
     if trust_code is None:
         trust_code = ini_bool(config, "edge_trust_code")
-    golden_device_text = str(config.getini("edge_golden_device") or "CPU")
-    try:
-        golden_device = parse_device(golden_device_text)
-    except ConfigError as exc:
-        raise ConfigError(f"ini edge_golden_device ({config.inipath}): {exc}") from None
+    golden_device = config.getoption("edge_golden_device")
+    if golden_device is None:
+        try:
+            golden_device = parse_device(str(config.getini("edge_golden_device") or "CPU"))
+        except ConfigError as exc:
+            raise ConfigError(f"ini edge_golden_device ({config.inipath}): {exc}") from None
     mode = config.getoption("edge_latency") or str(config.getini("edge_latency") or "enforce")
     if mode not in ("enforce", "strict", "warn", "off"):
         raise ConfigError(f"ini edge_latency ({config.inipath}): {mode!r}; expected enforce, strict, warn or off")
@@ -349,6 +364,19 @@ def resolve(config: pytest.Config) -> Settings:
         golden_prune=bool(config.getoption("golden_prune")),
         ci=os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"),
     )
+
+
+def user_cache_dir(name: str) -> Path:
+    """A per-user cache folder, for when pytest's cache provider is off (``-p no:cacheprovider``):
+    ``$XDG_CACHE_HOME/pytest-edgeqa/<name>``, else ``~/.cache/pytest-edgeqa/<name>`` (never a folder in
+    /tmp that every user shares)."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "pytest-edgeqa" / name
+    try:
+        return Path.home() / ".cache" / "pytest-edgeqa" / name
+    except (RuntimeError, KeyError):  # no home directory: a folder of this user's own in the temp dir
+        return Path(tempfile.gettempdir()) / f"pytest-edgeqa-{getattr(os, 'getuid', lambda: 'user')()}" / name
 
 
 def ini_bool(config: pytest.Config, key: str) -> bool:

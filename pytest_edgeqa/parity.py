@@ -123,13 +123,28 @@ class Spec:
 
     default: Criteria | None = None
     outputs: Mapping[str, Criteria] = field(default_factory=dict)
+    # A top-level class_axis without criteria: the defaults apply along it (with the other top-level
+    # modifiers given beside it), their top-k to every output that has the axis.
+    class_axis: int | None = None
+    modifiers: Mapping[str, Any] = field(default_factory=dict)
 
     def for_output(self, name: str, kind: str) -> tuple[Criteria, str]:
         if name in self.outputs:
             return self.outputs[name], "marker outputs=" + name
         if self.default is not None:
             return self.default, "marker"
+        if self.class_axis is not None:
+            given = ", ".join(f"{k}={v!r}" for k, v in self.modifiers.items())
+            return replace(DEFAULTS[kind], **self.modifiers), f"default for {kind}, {given}"
         return DEFAULTS[kind], f"default for {kind}"
+
+
+def looks_like_class_scores(shape: tuple[int, ...]) -> bool:
+    """Whether an output is shaped like class scores, [N, C] with C >= 2: the outputs the defaults' top-k
+    judges. A rank-3 [N, T, C] output is not: it is as often a piano roll, a spectrogram or hidden states as
+    per-step class scores (give top_k, or class_axis, to judge those), and neither are maps such as
+    [N, 1, H, W] or a single score [N, 1]."""
+    return len(shape) == 2 and shape[1] >= 2
 
 
 # What each output inherits from the top level of the marker: how to compare, not what must hold.
@@ -149,8 +164,12 @@ def spec_from_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: st
     if not isinstance(per_output, Mapping) or not all(isinstance(v, Mapping) for v in per_output.values()):
         raise ConfigError(f"{where}: outputs= expects {{output name: {{criterion: value}}}}")
     default = criteria_from(options, where) if options else None
+    class_axis, modifiers = None, {}
     if default is not None and not any(k in options for k in JUDGING):
-        if not per_output:
+        if "class_axis" in options:  # the defaults' top-k along this axis, for every output that has it
+            class_axis = default.class_axis
+            modifiers = {k: getattr(default, k) for k in INHERITED if k in options}
+        elif not per_output:
             raise ConfigError(
                 f"{where}: {', '.join(f'{k}={short(v)}' for k, v in options.items())} sets no criterion, so "
                 f"nothing would be checked; add one of {', '.join(JUDGING)} (or leave the marker out for the "
@@ -166,7 +185,7 @@ def spec_from_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: st
             )
         base = {k: v for k, v in (options.items()) if k in INHERITED}
         outputs[str(name)] = criteria_from({**base, **opts}, label)
-    return Spec(default=default, outputs=outputs)
+    return Spec(default=default, outputs=outputs, class_axis=class_axis, modifiers=modifiers)
 
 
 # Defaults when the marker gives no numbers, by what the compared model is. The README states them.
@@ -258,7 +277,7 @@ def _db(signal: float, noise: float) -> float:
 
 
 def _topk_agreement(a: np.ndarray, r: np.ndarray, k: int, axis: int) -> float | None:
-    if a.ndim == 0 or a.shape[axis] < max(k, 2):
+    if a.ndim == 0 or not -a.ndim <= axis < a.ndim or a.shape[axis] < max(k, 2):
         return None
     a2 = np.moveaxis(a, axis, -1).reshape(-1, a.shape[axis])
     r2 = np.moveaxis(r, axis, -1).reshape(-1, r.shape[axis])
@@ -365,7 +384,9 @@ def _compare_output(
         stats["snr_db"] = _db(float(np.sum(rv**2)), noise)
         stats["psnr_db"] = _db(float(np.max(np.abs(rv))) ** 2, noise / av.size)
     k = criteria.top_k or 1
-    agree = _topk_agreement(np.nan_to_num(a), np.nan_to_num(r), k, criteria.class_axis) if a.ndim else None
+    # Shown without the criterion only for class scores: argmax along a map's last axis means nothing.
+    shown = criteria.top_k is not None or (criteria.class_axis == -1 and looks_like_class_scores(a.shape))
+    agree = _topk_agreement(np.nan_to_num(a), np.nan_to_num(r), k, criteria.class_axis) if shown else None
     if agree is not None:
         stats[f"top{k}_agreement"] = agree
 
@@ -458,6 +479,13 @@ def compare(
     for name in reference:
         if name in actual:
             criteria, source = spec.for_output(name, kind)
+            if (
+                source == f"default for {kind}"
+                and criteria.top_k is not None
+                and not looks_like_class_scores(np.shape(reference[name]))
+            ):
+                # The defaults' top-k judges class scores only ([N, C]); a class_axis the user gave opts in.
+                criteria = replace(criteria, top_k=None, top_k_agreement=1.0)
             outputs[name] = compare_output(
                 name, np.asarray(actual[name]), np.asarray(reference[name]), criteria, source
             )

@@ -42,9 +42,17 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     cache = getattr(config, "cache", None)
-    cache_dir = str(cache.mkdir("edgeqa-openvino")) if cache is not None else None
-    session = EdgeSession(settings=settings, cache_dir=cache_dir)
-    session.model_cache = settings.model_cache or (cache.mkdir("edgeqa-models") if cache is not None else None)
+    # Without the cache provider (-p no:cacheprovider): a per-user cache, not a folder /tmp shares.
+    openvino_cache = cache.mkdir("edgeqa-openvino") if cache is not None else cfg.user_cache_dir("openvino")
+    if cache is None:
+        try:
+            openvino_cache.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            openvino_cache = None  # compiling without a cache is slower, never wrong
+    session = EdgeSession(settings=settings, cache_dir=str(openvino_cache) if openvino_cache else None)
+    session.model_cache = settings.model_cache or (
+        cache.mkdir("edgeqa-models") if cache is not None else cfg.user_cache_dir("models")
+    )
     if settings.rebuild:
         # One id for the whole run (xdist workers share the controller's testrunuid): rebuilt once per run.
         session.rebuild_session = getattr(config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex

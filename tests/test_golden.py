@@ -771,3 +771,120 @@ def test_a_golden_under_its_former_file_name_is_still_read(pytester: pytest.Pyte
     result = pytester.runpytest("--golden-prune")  # the former file is now unused
     result.stdout.fnmatch_lines(["*edgeqa: 1 removed golden(s)*", "  golden/test_old/test_seed_3.npz"])
     assert store.golden_files(pytester.path / "golden") == [new]
+
+
+def map_and_scores_model(path: Path, int8: bool) -> None:
+    """x: float32[n, 1, 4, 4] -> prob: sigmoid(x * w) [n, 1, 4, 4] (a detector's map) and scores:
+    flatten(x) * w [n, 16] (class scores); w = 1, stored as int8 (dequantized, so INT8 defaults apply)
+    or as float."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 1, 4, 4])
+    outs = [
+        helper.make_tensor_value_info("prob", TensorProto.FLOAT, ["n", 1, 4, 4]),
+        helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["n", 16]),
+    ]
+    if int8:
+        inits = [
+            helper.make_tensor("w_q", TensorProto.INT8, [1, 1], [2]),
+            helper.make_tensor("w_scale", TensorProto.FLOAT, [], [0.5]),
+        ]
+        nodes = [helper.make_node("DequantizeLinear", ["w_q", "w_scale"], ["w"])]
+    else:
+        inits, nodes = [helper.make_tensor("w", TensorProto.FLOAT, [1, 1], [1.0])], []
+    nodes += [
+        helper.make_node("Mul", ["x", "w"], ["xw"]),
+        helper.make_node("Sigmoid", ["xw"], ["prob"]),
+        helper.make_node("Flatten", ["xw"], ["scores"], axis=1),
+    ]
+    graph = helper.make_graph(nodes, "maps", [x], outs, initializer=inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), path)
+
+
+def test_int8_defaults_judge_top_1_on_class_scores_only(pytester: pytest.Pytester) -> None:
+    map_and_scores_model(pytester.path / "float.onnx", int8=False)
+    map_and_scores_model(pytester.path / "int8.onnx", int8=True)
+    pytester.makepyfile(
+        test_maps="""
+        import json
+        import pytest
+
+        @pytest.mark.edge_model(original="float.onnx", optimized="int8.onnx")
+        def test_map(golden_check):
+            result = golden_check(batch=3)
+            outs = result.comparisons[0].outputs
+            print("KIND", result.kind)
+            for name in ("prob", "scores"):
+                print("OUT", name, json.dumps(outs[name].criteria.applied(), sort_keys=True), sorted(outs[name].stats))
+        """
+    )
+    pytester.runpytest("--update-golden=new").assert_outcomes(passed=1)
+    result = pytester.runpytest("-s", "--edge-device=CPU,ort:cpu", "--edge-report=r.json")
+    result.assert_outcomes(passed=2)
+    assert_clean(result)
+    out = result.stdout.str()
+    assert out.count("KIND int8") == 2, out
+    prob = [ln for ln in result.stdout.lines if ln.startswith("OUT prob")]
+    scores = [ln for ln in result.stdout.lines if ln.startswith("OUT scores")]
+    assert len(prob) == len(scores) == 2, out
+    for line in prob:
+        assert "top_k" not in line and "top1" not in line and '"cosine": 0.995' in line, line
+    for line in scores:
+        assert '"top_k": 1' in line and "'top1_agreement'" in line, line
+    report = json.loads((pytester.path / "r.json").read_text())
+    text = json.dumps(report)
+    assert '"top1_agreement": ' in text  # the scores' figure reaches the report; the map's does not
+
+
+def test_the_golden_device_from_the_command_line_beats_the_ini(pytester: pytest.Pytester, models) -> None:
+    pytester.makeini("[pytest]\nedge_golden_device = CPU\n")
+    pytester.makepyfile(
+        test_dev="""
+        import pytest
+
+        @pytest.mark.edge_model(original="models/digits_cnn.onnx")
+        def test_d(golden_check):
+            golden_check(batch=2)
+        """
+    )
+    manifest = pytester.path / "golden" / "test_dev" / "test_d.json"
+    pytester.runpytest("--update-golden", "--edge-golden-device=ort:cpu").assert_outcomes(passed=1)
+    assert json.loads(manifest.read_text())["recorded_with"]["runtime"] == "onnxruntime"
+    pytester.runpytest("--update-golden=all").assert_outcomes(passed=1)  # the ini's CPU again
+    assert json.loads(manifest.read_text())["recorded_with"]["runtime"] == "openvino"
+    # The same parsing, and the same complaint, as the ini key; each names its source.
+    bad = pytester.runpytest("--edge-golden-device=FOO:x")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*argument --edge-golden-device: 'FOO:x' is not a device: unknown runtime 'FOO'*"])
+    pytester.makeini("[pytest]\nedge_golden_device = FOO:x\n")
+    bad = pytester.runpytest()
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*ini edge_golden_device (*): 'FOO:x' is not a device: unknown runtime 'FOO'*"])
+    pytester.runpytest("--edge-golden-device=ort:cpu").assert_outcomes(passed=1)  # the command line wins
+
+
+def test_without_the_cache_provider_recipes_are_cached_per_user(
+    pytester: pytest.Pytester, models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(
+        test_fp16="""
+        import pytest
+
+        @pytest.mark.edge_model(original="models/digits_cnn.onnx", optimized="fp16")
+        def test_q(optimized_model):
+            print("HIT", optimized_model.info.extra["optimization"]["cache_hit"])
+        """
+    )
+    xdg = pytester.path / "xdg"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
+    # Recipes run in subprocesses here (NNCF and converters register backends once per process).
+    result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert [p.name.split("-")[0] for p in (xdg / "pytest-edgeqa" / "models").iterdir() if p.is_dir()] == ["fp16"]
+    assert (xdg / "pytest-edgeqa" / "openvino").is_dir()
+    assert not (pytester.path / ".pytest_cache").exists()
+    again = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+    again.stdout.fnmatch_lines(["*HIT True*"])
+    # No XDG_CACHE_HOME: ~/.cache/pytest-edgeqa.
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(pytester.path / "home"))
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert any((pytester.path / "home" / ".cache" / "pytest-edgeqa" / "models").glob("fp16-*"))

@@ -256,3 +256,50 @@ def test_results_do_not_depend_on_memory_layout(arr: np.ndarray, noise: np.ndarr
             assert rep.stats[key] == value or (
                 isinstance(value, float) and math.isclose(rep.stats[key], value, rel_tol=1e-12)
             )
+
+
+@pytest.mark.parametrize(
+    ("shape", "judged"),
+    [
+        ((4, 214), True),  # class scores
+        ((4, 2), True),  # a binary head
+        ((4, 1, 16, 16), False),  # a detector's probability map
+        ((4, 172, 88), False),  # a piano roll
+        ((4, 5, 6625), False),  # per-step scores: rank 3 needs top_k or class_axis
+        ((4, 1), False),  # one score
+    ],
+)
+def test_default_top_k_judges_class_scores_only(shape, judged) -> None:
+    rng = np.random.default_rng(1)
+    ref = rng.random(shape, dtype=np.float32)
+    # Argmax along the last axis flips almost everywhere, while cosine and SNR stay high.
+    act = ref + rng.normal(0, 1e-3, shape).astype(np.float32)
+    rep = compare({"y": act}, {"y": ref}, Spec(), "int8", "t").outputs["y"]
+    if judged:
+        assert rep.criteria.top_k == 1 and "top1_agreement" in rep.stats
+    else:
+        assert rep.criteria.top_k is None and "top_k" not in rep.criteria.applied()
+        assert not any(k.startswith("top") for k in rep.stats), rep.stats
+        assert rep.ok, render_one(rep)
+    # f32 defaults never judge top-k, and show a top-1 figure for class scores only.
+    f32 = compare({"y": act}, {"y": ref}, Spec(), "f32", "t").outputs["y"]
+    assert ("top1_agreement" in f32.stats) is judged
+
+
+def test_a_class_axis_given_opts_the_defaults_top_k_in() -> None:
+    rng = np.random.default_rng(2)
+    ref = rng.random((2, 5, 30), dtype=np.float32)
+    act = ref[:, :, ::-1].copy()  # every step's argmax moves
+    spec = spec_from_marker((), {"class_axis": -1})
+    rep = compare({"y": act}, {"y": ref}, spec, "int8", "t").outputs["y"]
+    assert rep.criteria.top_k == 1 and rep.stats["top1_agreement"] < 0.95
+    assert any("top-1 agreement" in f for f in rep.failed)
+    assert "class_axis=-1" in rep.criteria_source
+    # An explicit top_k judges any output with the axis, rank 3 included.
+    rep = compare({"y": act}, {"y": ref}, spec_from_marker((), {"top_k": 1}), "f32", "t").outputs["y"]
+    assert not rep.ok and rep.criteria.top_k == 1
+    # A class axis the output does not have is not applicable, not an error.
+    rep = compare({"y": act}, {"y": ref}, spec_from_marker((), {"top_k": 1, "class_axis": 5}), "f32", "t")
+    assert rep.outputs["y"].stats["top1_agreement"] == "n/a"
+    with pytest.raises(ConfigError, match="sets no criterion"):
+        spec_from_marker((), {"nan": "ignore"})
