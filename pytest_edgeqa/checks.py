@@ -125,7 +125,7 @@ def _reference(session: Any, marker: Any, base_dir: Path, config: Any) -> tuple[
         if settings.update_golden and settings.golden_force:
             return session.compile(marker.original, base_dir, device, config.with_(precision="f32"), what=what), True
         raise NotHonoured(
-            f"{exc}. Goldens are recorded and compared at the model's declared precision: set edge_golden_device "
+            f"{exc}. Goldens are recorded and compared at the model's declared precision: set --edge-golden-device (ini edge_golden_device) "
             "to a device that runs it, or record at f32 with --update-golden --golden-force"
         ) from None
 
@@ -508,7 +508,7 @@ def _refusal(policy: GoldenPolicy, reference: CompiledModel) -> str | None:
     if info.precision != info.declared_precision and not policy.force:
         return (
             f"refusing to record from {info.device} at {info.precision}: goldens are recorded at the model's declared precision "
-            f"({info.declared_precision}); set edge_golden_device to a device that can, or add --golden-force"
+            f"({info.declared_precision}); set --edge-golden-device (ini edge_golden_device) to a device that can, or add --golden-force"
         )
     return None
 
