@@ -20,7 +20,8 @@ DATA = "@data"
 @dataclass(frozen=True)
 class Case:
     id: str  # "<family>-<what>", unique: the test id
-    files: Mapping[str, str | bytes] = field(default_factory=dict)  # relative path -> content; MODELS / DATA copy the examples
+    # relative path -> content; MODELS / DATA copy the examples
+    files: Mapping[str, str | bytes] = field(default_factory=dict)
     args: tuple[str, ...] = ()  # the command line after `pytest`
     expect: tuple[str, ...] = ()  # texts the user must read, each a substring of stdout + stderr
     outcomes: Mapping[str, int] | None = None  # e.g. {"failed": 1}: pytest's counts (passed, failed, skipped, errors)
