@@ -86,3 +86,13 @@ def write_atomic(path: Path, data: bytes | str, tmp_dir: Path | None = None) -> 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def sha256_of(*files: Path) -> str:
+    """sha256 of the files' bytes, one after another, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    for path in files:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from .devices import ONNXRUNTIME, DeviceSpec, Runtime
 from .errors import ModelError, Unsupported
+from .files import sha256_of
 
 if TYPE_CHECKING:
     from .runtimes import CompileConfig, CompiledModel, Engine
@@ -31,15 +31,6 @@ class ModelFile:
     @property
     def name(self) -> str:
         return self.path.name
-
-
-def _sha256(files: tuple[Path, ...]) -> str:
-    h = hashlib.sha256()
-    for f in files:
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
 
 
 _EXPECTED = "expected an ONNX model (.onnx) or OpenVINO IR (.xml with its .bin beside it)"
@@ -141,7 +132,7 @@ class ModelStore:
             key = (path.resolve(), *_identity(files))
             digest = self._hashes.get(key)
             if digest is None:
-                digest = self._hashes[key] = _sha256(files)
+                digest = self._hashes[key] = sha256_of(*files)
         except OSError as exc:  # removed or made unreadable since it was looked at
             raise ModelError(
                 f"{what}: model file {exc.filename or path} cannot be read: {exc.strerror or exc}"

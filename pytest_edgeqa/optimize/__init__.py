@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, EdgeQAError
+from ..files import sha256_of
 
 ENTRY_POINT_GROUP = "pytest_edgeqa.recipes"
 _NOT_RECIPE_KEYS = ("recipe", "calibration")
@@ -232,18 +233,10 @@ def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in files if f.exists())
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _checksums(entry: Path) -> dict[str, str]:
     """sha256 of every file a build wrote (not build.json), by path relative to the entry."""
     return {
-        f.relative_to(entry).as_posix(): _file_sha256(f)
+        f.relative_to(entry).as_posix(): sha256_of(f)
         for f in sorted(entry.rglob("*"))
         if f.is_file() and f.name != "build.json"
     }
@@ -284,7 +277,7 @@ def _reusable(entry: Path, key: str) -> tuple[dict[str, Any] | None, str | None]
         return None, "its build.json is incomplete (no checksums of the built files, or another entry's)"
     for rel, sha in files.items():
         try:
-            actual = _file_sha256(entry / rel)
+            actual = sha256_of(entry / rel)
         except FileNotFoundError:
             return None, f"{rel} is missing"
         except OSError as exc:
