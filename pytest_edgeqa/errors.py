@@ -19,6 +19,11 @@ class InputError(EdgeQAError, ValueError):
     """Inputs given to ``infer`` that do not match the model's input specs."""
 
 
+class RunError(EdgeQAError):
+    """An error a runtime raised while running a model: the message names the model, the device, the
+    inputs fed (shapes and dtypes) and gives the runtime's own words."""
+
+
 class DeviceUnavailable(EdgeQAError):
     """A requested device that the runtime does not report."""
 

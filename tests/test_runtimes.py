@@ -477,3 +477,66 @@ def test_an_empty_output_from_an_input_too_small_fails_before_another_request_ru
     )
     result.stdout.fnmatch_lines([text, text, text])
     assert_clean(result)
+
+
+@pytest.fixture
+def failing_model(pytester: pytest.Pytester) -> None:
+    """fails.onnx: y = Reshape(x, [2, 3]) with x declared [n, w]: any x that is not 6 values long makes both
+    runtimes raise while running (OpenVINO's CPU plugin and ONNX Runtime's Reshape kernel)."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", "w"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [2, 3])
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["y"])]
+    _save(helper.make_graph(nodes, "fails", [x], [y], [shape]), pytester.path / "fails.onnx")
+
+
+@pytest.mark.parametrize("device", ["CPU", "ort:cpu"])
+def test_a_runtime_error_while_running_is_one_message(
+    pytester: pytest.Pytester, failing_model, monkeypatch, device: str
+) -> None:
+    # The runtime's RuntimeError / onnxruntime Fail came out as a traceback through the adapters and the runtime.
+    monkeypatch.delenv("CI", raising=False)  # golden_check may record
+    pytester.makepyfile(
+        test_fails="""
+        import numpy as np
+        import pytest
+
+        BAD = np.ones((2, 5), np.float32)
+
+        def test_infer(edge_model):
+            m = edge_model("fails.onnx")
+            assert m.infer(np.ones((3, 2), np.float32))["y"].shape == (2, 3)
+            m.infer(BAD)
+
+        def test_batched(edge_model):
+            m = edge_model("fails.onnx", reference=True)
+            m.infer_batched(m.prepare(BAD), 2)
+
+        def test_timer(edge_model):
+            m = edge_model("fails.onnx", precision="f32")
+            m.timer(m.prepare(BAD))()
+
+        def test_throughput(edge_model):
+            m = edge_model("fails.onnx", hint="THROUGHPUT")
+            m.throughput(m.prepare(BAD), 0.05)
+
+        @pytest.mark.edge_model(original="fails.onnx")
+        def test_golden(golden_check):
+            golden_check({"x": BAD})
+
+        @pytest.mark.edge_model(original="fails.onnx", optimized="fails.onnx")
+        @pytest.mark.latency(p90_ms=1000)
+        def test_latency(latency_check):
+            latency_check({"x": np.ones((1, 5), np.float32)})  # latency runs batch 1
+        """
+    )
+    result = pytester.runpytest(f"--edge-device={device}", "--edge-latency=strict")
+    result.assert_outcomes(failed=6)
+    runtime = "OpenVINO: [[]CPU[]] Reshape node *" if device == "CPU" else "ONNX Runtime: *Non-zero status code *"
+    line = f"*fails.onnx on {device} failed to run, for inputs x: float32[[]{{}}[]]. {runtime}"
+    golden = "*fails.onnx on CPU failed to run, for inputs x: float32[[]2, 5[]]. OpenVINO: *"  # recorded on CPU
+    result.stdout.fnmatch_lines([line.format("2, 5")] * 4 + [golden, line.format("1, 5")])
+    text = result.stdout.str() + result.stderr.str()
+    assert "site-packages/openvino" not in text and "site-packages/onnxruntime" not in text, text
+    assert "Traceback" not in text and "onnxruntime_src" not in text and "Exception from src/" not in text, text
+    assert_clean(result)

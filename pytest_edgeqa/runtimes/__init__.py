@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import numpy as np
 
 from ..devices import DeviceSpec, Runtime
-from ..errors import InputError
+from ..errors import EdgeQAError, InputError, RunError
 
 if TYPE_CHECKING:
     from ..models import ModelFile
@@ -234,6 +234,7 @@ class CompiledModel(ABC):
 
     def throughput(self, inputs: dict[str, np.ndarray], seconds: float) -> tuple[float, list[float]]:
         """Samples per second over ``seconds`` of back-to-back inferences, and their latencies (ms)."""
+        __tracebackhide__ = True
         once = self.timer(inputs)
         batch = batch_of(inputs)
         latencies: list[float] = []
@@ -256,6 +257,34 @@ def batch_of(inputs: Mapping[str, np.ndarray]) -> int:
     return next((len(v) for v in inputs.values() if np.ndim(v)), 1)
 
 
+def describe_inputs(inputs: Mapping[str, Any]) -> str:
+    """Inputs as a message shows them: ``x: float32[2, 5], sr: int64[]``."""
+    return ", ".join(f"{k}: {np.asarray(v).dtype.name}{list(np.shape(v))}" for k, v in inputs.items())
+
+
+class running:
+    """Around a runtime's call that runs ``info``'s model on ``inputs``: whatever the runtime raises
+    becomes one RunError naming model, device and inputs, with the runtime's own words and none of its
+    frames (a class, not @contextmanager, so its __exit__ frame can be hidden)."""
+
+    def __init__(self, info: RunInfo, inputs: Mapping[str, Any]) -> None:
+        self.info = info
+        self.inputs = inputs
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
+        __tracebackhide__ = True
+        if exc is None or isinstance(exc, EdgeQAError) or not isinstance(exc, Exception):
+            return False
+        runtime = "OpenVINO" if self.info.runtime == "openvino" else "ONNX Runtime"
+        raise RunError(
+            f"{Path(self.info.model).name} on {self.info.device} failed to run, for inputs "
+            f"{describe_inputs(self.inputs)}. {runtime}: {first_line(exc)}"
+        ) from None
+
+
 def empty_output(
     model: str,
     device: str,
@@ -273,7 +302,7 @@ def empty_output(
         shape = tuple(np.shape(outputs[spec.name])) if spec.name in outputs else ()
         declared = spec.shape if len(spec.shape) == len(shape) else ("?",) * len(shape)
         if any(n == 0 and d != 0 for d, n in zip(declared, shape, strict=False)):
-            fed = ", ".join(f"{k}: {np.asarray(v).dtype.name}{list(np.shape(v))}" for k, v in inputs.items())
+            fed = describe_inputs(inputs)
             return (
                 f"{Path(model).name} on {device} returned an empty output {spec.name!r} of shape {list(shape)} "
                 f"(declared [{','.join(str(d) for d in spec.shape)}]) with no error, for inputs {fed}: an input is "
@@ -320,5 +349,9 @@ def first_line(exc: BaseException) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines()]
     lines = [ln for ln in lines if ln and not ln.startswith("Exception from src/")]
     # "Check 'is_valid_weights_range(...)' failed at src/core/...cpp:900: Incorrect weights" -> "Incorrect weights"
-    text = re.sub(r"Check '.*?' failed at src/\S+:\d+:\s*", "", " ".join(lines)) or type(exc).__name__
+    text = re.sub(r"Check '.*?' failed at src/\S+:\d+:\s*", "", " ".join(lines))
+    # ONNX Runtime: "... Status Message: /onnxruntime_src/...h:91 ns::f(args) text" -> "... Status Message: text";
+    # its io_binding runs add "Error in execution: " before the same words
+    text = re.sub(r"^Error in execution: ", "", text)
+    text = re.sub(r"/onnxruntime_src/\S+:\d+\s+[^(]*\([^)]*\)\s*", "", text) or type(exc).__name__
     return text if len(text) <= 400 else text[:397] + "..."

@@ -22,6 +22,7 @@ from . import (
     contiguous,
     declared_precision,
     first_line,
+    running,
 )
 
 CPU_EP = "CPUExecutionProvider"
@@ -68,22 +69,31 @@ class ORTModel(CompiledModel):
         self.outputs = _specs(session.get_outputs())
         self.info = info
         self._names = [o.name for o in self.outputs]
+        # A run's errors are raised (as RunError), not also logged to stderr by ONNX Runtime.
+        self._options = ort.RunOptions()
+        self._options.log_severity_level = 4
 
     def _run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return dict(zip(self._names, self.session.run(self._names, inputs), strict=False))
+        __tracebackhide__ = True
+        with running(self.info, inputs):
+            return dict(zip(self._names, self.session.run(self._names, inputs, self._options), strict=False))
 
     def timer(self, inputs: dict[str, np.ndarray]) -> Any:
+        __tracebackhide__ = True
         binding = self.session.io_binding()
-        for name, value in inputs.items():
-            binding.bind_cpu_input(name, contiguous(value))
-        for name in self._names:
-            binding.bind_output(name)
-        run = self.session.run_with_iobinding
+        with running(self.info, inputs):
+            for name, value in inputs.items():
+                binding.bind_cpu_input(name, contiguous(value))
+            for name in self._names:
+                binding.bind_output(name)
+        run, options = self.session.run_with_iobinding, self._options
 
         def once() -> float:
-            start = time.perf_counter_ns()
-            run(binding)
-            return (time.perf_counter_ns() - start) / 1e6
+            __tracebackhide__ = True
+            with running(self.info, inputs):
+                start = time.perf_counter_ns()
+                run(binding, options)
+                return (time.perf_counter_ns() - start) / 1e6
 
         return once
 

@@ -23,6 +23,7 @@ from . import (
     declared_precision,
     empty_output,
     first_line,
+    running,
 )
 
 _PRECISION_TYPES = {"f32": ov.Type.f32, "f16": ov.Type.f16, "bf16": ov.Type.bf16}
@@ -169,7 +170,8 @@ class OpenVINOModel(CompiledModel):
         if self._failure:
             raise InputError(self._failure)
         fed = {self._index.get(name, name): value for name, value in inputs.items()}
-        result = self._request.infer(fed, share_inputs=False, share_outputs=False)
+        with running(self.info, inputs):
+            result = self._request.infer(fed, share_inputs=False, share_outputs=False)
         outputs = {spec.name: np.asarray(result[i]) for i, spec in enumerate(self.outputs)}
         # Checked before any other request runs: after an empty output, inferring on a second request of
         # the same compiled model killed the process (OpenVINO 2026.4, "pure virtual method called").
@@ -197,10 +199,13 @@ class OpenVINOModel(CompiledModel):
         __tracebackhide__ = True
         self._check_first(inputs)
         request = self.compiled.create_infer_request()
-        self._bind(request, inputs)
+        with running(self.info, inputs):
+            self._bind(request, inputs)
 
         def once() -> float:
-            request.infer()
+            __tracebackhide__ = True
+            with running(self.info, inputs):
+                request.infer()
             return float(request.latency)  # OpenVINO's own timer around the inference, in ms
 
         return once
@@ -208,12 +213,19 @@ class OpenVINOModel(CompiledModel):
     def throughput(self, inputs: dict[str, np.ndarray], seconds: float) -> tuple[float, list[float]]:
         """FPS with asynchronous requests, as many as the compiled model asks for (one per stream with
         the THROUGHPUT hint), inputs bound once, in round robin: benchmark_app's throughput mode."""
-        import time
-
         __tracebackhide__ = True
         self._check_first(inputs)
         batch = batch_of(inputs)
         slots = int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        with running(self.info, inputs):
+            return self._throughput(inputs, seconds, slots, batch)
+
+    def _throughput(
+        self, inputs: dict[str, np.ndarray], seconds: float, slots: int, batch: int
+    ) -> tuple[float, list[float]]:
+        import time
+
+        __tracebackhide__ = True
         requests = [self.compiled.create_infer_request() for _ in range(slots)]
         for req in requests:
             self._bind(req, inputs)
@@ -251,7 +263,15 @@ class OpenVINOModel(CompiledModel):
         if not isinstance(batch, int) or any(s.shape[0] != batch for s in batched):
             return super().infer_batched(inputs, batch_size, progress)
         n = batch_of(inputs)
-        self._check_first(self._chunk(inputs, 0, batch))
+        first = self._chunk(inputs, 0, batch)
+        self._check_first(first)
+        with running(self.info, first):  # every batch has the first one's shapes (the last one is padded)
+            return self._batched_async(inputs, n, batch, progress)
+
+    def _batched_async(
+        self, inputs: dict[str, np.ndarray], n: int, batch: int, progress: Any
+    ) -> dict[str, np.ndarray]:
+        __tracebackhide__ = True
         names = [spec.name for spec in self.outputs]
         outputs: dict[str, np.ndarray] = {}
         slots = 2 * int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
