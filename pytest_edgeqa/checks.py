@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from . import golden as store
 from .errors import EdgeQAError
 from .parity import DEFAULTS, Comparison, Spec, compare, kind_of, render
-from .session import GOLDEN, RESULTS
+from .session import GOLDEN, LIVE_PARITY, RESULTS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -856,10 +856,66 @@ class ParityMismatch(AssertionError):
     """parity_check found outputs that disagree; an AssertionError, so Hypothesis shrinks the input."""
 
 
+@dataclass
+class LiveParity:
+    """parity_check's result in one test on one device, over all its calls (a Hypothesis test calls it
+    once per example): failed if any call failed; the report shows each output's worst figures and the
+    comparison of the last failing call (Hypothesis replays the minimal example last), else of the last."""
+
+    kind: str
+    calls: list[Comparison] = field(default_factory=list)
+    golden: None = None  # the same figures as golden_check's records: there is no golden here
+    action: str = "live"
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.calls)
+
+    @property
+    def comparisons(self) -> list[Comparison]:
+        return self.calls
+
+    def shown(self) -> Comparison:
+        return next((c for c in reversed(self.calls) if not c.ok), self.calls[-1])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "golden": None,
+            "action": self.action,
+            "kind": self.kind,
+            "ok": self.ok,
+            "calls": len(self.calls),
+            "failed_calls": sum(not c.ok for c in self.calls),
+            "comparisons": [self.shown().to_dict()],
+        }
+
+
+def note_parity(item: Any, device: str, kind: str, comparison: Comparison) -> None:
+    """Add one parity_check call to the item's LiveParity for ``device`` (stored as a record when the
+    test's call phase ends: see ``store_live_parity``)."""
+    runs = item.stash.setdefault(LIVE_PARITY, {})
+    runs.setdefault(device, LiveParity(kind=kind)).calls.append(comparison)
+
+
+def store_live_parity(item: Any, name: str) -> None:
+    """The item's parity_check results as ``parity`` records, one per device, like golden_check's."""
+    for device, live in item.stash.get(LIVE_PARITY, {}).items():
+        store_record(item, "parity", name, device, live)
+    item.stash[LIVE_PARITY] = {}
+
+
 def run_parity(
-    *, session: Any, marker: Any, base_dir: Path, device: Any, parity_args: tuple[Any, Any], inputs: Any
+    *,
+    session: Any,
+    marker: Any,
+    base_dir: Path,
+    device: Any,
+    parity_args: tuple[Any, Any],
+    inputs: Any,
+    item: Any = None,
 ) -> Comparison:
-    """Optimized vs original, both live on ``device``, on ``inputs`` (no golden): property tests."""
+    """Optimized vs original, both live on ``device``, on ``inputs`` (no golden): property tests. The
+    result of each call is noted on ``item`` for the reports."""
     __tracebackhide__ = True
     from .parity import spec_from_marker
 
@@ -877,6 +933,8 @@ def run_parity(
         kind,
         f"optimized ({device.id}, {optimized.info.precision}) vs original ({original.info.precision})",
     )
+    if item is not None:
+        note_parity(item, device.id, kind, result)
     if not result.ok:
         raise ParityMismatch("\n".join(render(result)))
     return result

@@ -686,6 +686,10 @@ def _record(request: pytest.FixtureRequest, check: str, result: Any) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    if call.when == "call" and "parity_check" in getattr(item, "fixturenames", ()):
+        from .checks import store_live_parity
+
+        store_live_parity(item, _owner(item))  # before the report is made: it copies user_properties
     report = yield
     from .suite import SuiteItem
 
@@ -744,8 +748,12 @@ def _checks_of(item: pytest.Item) -> list[str]:
     names = getattr(item, "fixturenames", ())
     return [
         c
-        for c, fixture in (("accuracy", "accuracy_check"), ("latency", "latency_check"), ("parity", "golden_check"))
-        if fixture in names
+        for c, fixtures in (
+            ("accuracy", ("accuracy_check",)),
+            ("latency", ("latency_check",)),
+            ("parity", ("golden_check", "parity_check")),
+        )
+        if any(f in names for f in fixtures)
     ]
 
 
@@ -859,6 +867,7 @@ def parity_check(pytestconfig: pytest.Config) -> Callable[..., Any]:
                 device=_spec(request, request.getfixturevalue("edge_device")),
                 parity_args=(parity.args, parity.kwargs) if parity is not None else ((), {}),
                 inputs=inputs,
+                item=item,
             )
         raise AssertionError("unreachable")
 

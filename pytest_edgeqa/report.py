@@ -101,17 +101,11 @@ def figures(check: str, result: Any) -> dict[str, Any]:
             "cpu_pressure_source": result.contention.get("source"),
             "rounds": max(1, len(result.rounds)),
         }
-    # parity
-    cosines, errors, agreements = [], [], []
-    for comparison in result.comparisons:
-        for out in comparison.outputs.values():
-            s = out.stats
-            if _num(s.get("cosine")) is not None:
-                cosines.append(float(s["cosine"]))
-            if _num(s.get("max_abs_error")) is not None:
-                errors.append(float(s["max_abs_error"]))
-            if _num(s.get("top1_agreement")) is not None:
-                agreements.append(float(s["top1_agreement"]))
+    # parity: golden_check's (a golden, compared or recorded) or parity_check's (live, over its calls)
+    outputs = _per_output(result.comparisons)
+    cosines = [o["cosine"] for o in outputs.values() if o["cosine"] is not None]
+    errors = [o["max_abs_error"] for o in outputs.values() if o["max_abs_error"] is not None]
+    agreements = [o["top1_agreement"] for o in outputs.values() if o["top1_agreement"] is not None]
     return {
         "golden": result.golden,
         "action": result.action,
@@ -119,7 +113,24 @@ def figures(check: str, result: Any) -> dict[str, Any]:
         "min_cosine": min(cosines) if cosines else None,
         "max_abs_error": max(errors) if errors else None,
         "min_top1_agreement": min(agreements) if agreements else None,
+        **({"calls": len(result.comparisons)} if result.action == "live" else {}),
+        "outputs": outputs,
     }
+
+
+def _per_output(comparisons: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    """Each output's worst figures over the comparisons, whether it held, and its criteria as applied."""
+    worst = {"cosine": min, "max_abs_error": max, "top1_agreement": min}
+    outputs: dict[str, dict[str, Any]] = {}
+    for comparison in comparisons:
+        for name, out in comparison.outputs.items():
+            o = outputs.setdefault(name, {"ok": True, **dict.fromkeys(worst), "criteria": out.criteria.applied()})
+            o["ok"] = o["ok"] and out.ok
+            for key, pick in worst.items():
+                value = _num(out.stats.get(key))
+                if value is not None:
+                    o[key] = value if o[key] is None else pick(o[key], value)
+    return outputs
 
 
 # ------------------------------------------------------------------------------------------- report
@@ -208,8 +219,16 @@ def describe(r: Mapping[str, Any]) -> str:
         return text
     return (
         f"cos {_f(f['min_cosine'], '.5f')}, max|d| {_f(f['max_abs_error'], '.3g')}, top1 {_f(f['min_top1_agreement'], '.3f')} "
-        f"({f['kind']}, {f['action']})"
+        f"({f['kind']}, {_action(f)})"
     )
+
+
+def _action(f: Mapping[str, Any]) -> str:
+    """What a parity record compared: a golden's fate, or parity_check's live runs and how many."""
+    if f["action"] != "live":
+        return str(f["action"])
+    calls = f.get("calls") or 0
+    return f"live, {calls} call{'s' if calls != 1 else ''}"
 
 
 def verdict(r: Mapping[str, Any]) -> str:
@@ -283,7 +302,7 @@ def markdown(report: Mapping[str, Any]) -> str:
                     _f(f["min_cosine"], ".5f"),
                     _f(f["max_abs_error"], ".3g"),
                     _f(f["min_top1_agreement"], ".3f"),
-                    f"`{f['golden']}` ({f['action']})",
+                    f"`{f['golden']}` ({f['action']})" if f["golden"] else _action(f),
                 ]
             out.append("| " + " | ".join([f"`{r['name']}`", r["device"], *cells, mark]) + " |")
     return "\n".join(out) + "\n"

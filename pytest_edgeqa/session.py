@@ -19,6 +19,7 @@ from .models import ModelStore
 T = TypeVar("T")
 
 RESULTS = pytest.StashKey[list]()  # an item's result records, put on its report for the controller
+LIVE_PARITY = pytest.StashKey[dict]()  # device id -> checks.LiveParity: parity_check's calls in one item
 GOLDEN = "edgeqa_golden"  # user_properties key: a golden an item touched
 
 if TYPE_CHECKING:

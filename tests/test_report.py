@@ -282,6 +282,82 @@ def test_every_check_has_one_status_in_terminal_json_markdown_and_junit(
     assert_clean(result)
 
 
+LIVE = """
+import numpy as np
+import pytest
+
+X = np.array([[0.5, 1, 2, 3, 4, 5]], dtype=np.float32)
+
+
+@pytest.mark.edge_model(original="same.onnx", optimized="same.onnx")
+def test_agrees(parity_check):
+    for shift in (0.0, 1.0, 2.0):
+        parity_check({"x": X + shift})
+
+
+@pytest.mark.edge_model(original="same.onnx", optimized="diverges.onnx")
+@pytest.mark.parity(atol=1e-3)
+def test_diverges(parity_check):
+    parity_check({"x": X})
+    parity_check({"x": X + 4})  # 8.0 > 7.5: the optimized model adds 10 there
+"""
+
+
+def test_parity_check_results_reach_the_summary_and_every_report(pytester: pytest.Pytester, monkeypatch) -> None:
+    """parity_check (live optimized vs original, no golden) gives a parity record like golden_check's:
+    one per test and device over all its calls, with its status, its figures per output and criteria."""
+    from test_strategies import planted
+
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    planted(pytester.path)
+    pytester.makepyfile(test_live=LIVE)
+    result = pytester.runpytest(
+        "--edge-device=CPU,ort:cpu", "--edge-report=r.json", "--edge-report-md=r.md", "--junitxml=junit.xml"
+    )
+    result.assert_outcomes(passed=2, failed=2)
+    report = json.loads((pytester.path / "r.json").read_text())
+    jsonschema.validate(report, schema())
+    by = {(r["name"], r["device"]): r for r in report["results"] if r["check"] == "parity"}
+    assert len(by) == 4 and report["summary"] == {"pass": 2, "fail": 2}
+    agrees = by[("test_live.py::test_agrees", "ort:cpu")]
+    assert agrees["status"] == "pass" and agrees["outcome"] == "passed"
+    assert agrees["figures"]["action"] == "live" and agrees["figures"]["calls"] == 3
+    assert agrees["figures"]["golden"] is None and agrees["figures"]["kind"] == "f32"
+    assert agrees["figures"]["outputs"]["y"]["ok"] and agrees["figures"]["outputs"]["y"]["max_abs_error"] == 0.0
+    assert agrees["figures"]["outputs"]["y"]["criteria"] == {"atol": 0.0001, "rtol": 0.0001}
+    diverges = by[("test_live.py::test_diverges", "CPU")]
+    assert diverges["status"] == "fail" and diverges["outcome"] == "failed" and diverges["figures"]["calls"] == 2
+    y = diverges["figures"]["outputs"]["y"]
+    assert not y["ok"] and y["max_abs_error"] == pytest.approx(10.0) and y["criteria"]["atol"] == 0.001
+    assert diverges["detail"]["failed_calls"] == 1
+    shown = diverges["detail"]["comparisons"][0]["outputs"]["y"]  # the failing call's comparison
+    assert not shown["ok"] and shown["failed"] and shown["stats"]["max_abs_error"] == pytest.approx(10.0)
+
+    result.stdout.fnmatch_lines(
+        [
+            "*edgeqa results*",
+            "test_live.py::test_agrees",
+            "  PASS CPU        parity   cos 1.00000, max|d| 0, top1 1.000 (f32, live, 3 calls)",
+            "  PASS ort:cpu    parity   cos 1.00000, max|d| 0, top1 1.000 (f32, live, 3 calls)",
+            "test_live.py::test_diverges",
+            "  FAIL CPU        parity   cos 0.93993, max|d| 10, top1 1.000 (f32, live, 2 calls)",
+        ]
+    )
+    md = (pytester.path / "r.md").read_text()
+    assert "2 pass, 2 fail on CPU, ort:cpu" in md and "### parity" in md
+    assert "| `test_live.py::test_agrees` | CPU | 1.00000 | 0 | 1.000 | live, 3 calls | ✅ |" in md
+    assert "| `test_live.py::test_diverges` | ort:cpu | " in md and "| 0.93993 | 10 | 1.000 | live, 2 calls | ❌ |" in md
+    props = {
+        case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+        for case in ET.parse(pytester.path / "junit.xml").iter("testcase")
+    }
+    assert props["test_agrees[CPU]"]["edgeqa.parity.status"] == "pass"
+    assert props["test_agrees[CPU]"]["edgeqa.parity.action"] == "live"
+    assert props["test_diverges[ort:cpu]"]["edgeqa.parity.status"] == "fail"
+    assert float(props["test_diverges[ort:cpu]"]["edgeqa.parity.max_abs_error"]) == pytest.approx(10.0)
+    assert_clean(result)
+
+
 def test_report_files_respect_the_umask(pytester: pytest.Pytester, models, example_data) -> None:
     import os
 
