@@ -114,13 +114,19 @@ def _reference(session: Any, marker: Any, base_dir: Path, config: Any) -> tuple[
     device that cannot run that precision skips the check (NotHonoured), unless --update-golden
     --golden-force records at f32 anyway."""
     __tracebackhide__ = True
-    from .errors import NotHonoured
+    from .errors import ModelError, NotHonoured
 
     settings = session.settings
     device = settings.golden_device
     what = f"golden reference ({device.id})"
     try:
         return session.compile(marker.original, base_dir, device, config.with_(precision="reference"), what=what), False
+    except ModelError as exc:  # e.g. an ONNX file OpenVINO cannot convert: ONNX Runtime may still read it
+        other = "CPU" if device.runtime == "onnxruntime" else "ort:cpu"
+        raise ModelError(
+            f"{what}: {exc}. Goldens are recorded on --edge-golden-device (ini edge_golden_device); if another "
+            f"runtime reads this model, record them there, e.g. --edge-golden-device={other}"
+        ) from None
     except NotHonoured as exc:
         if settings.update_golden and settings.golden_force:
             return session.compile(marker.original, base_dir, device, config.with_(precision="f32"), what=what), True

@@ -96,14 +96,15 @@ class EdgeSession:
         return compiled
 
     def weight_format(self, model: CompiledModel) -> str | None:
-        """'int8', 'int4', 'f16' or None for a compiled model's weights, looked at once per model hash."""
+        """'int8', 'int4', 'f16' or None for a compiled model's weights, looked at once per model hash
+        (ONNX files with the onnx package, IR with OpenVINO)."""
         sha = model.info.model_sha256
         if sha not in self._quantization:
-            from .runtimes.openvino import weight_format
+            from .weights import weight_format
 
             try:
                 self._quantization[sha] = weight_format(model.info.model)
-            except ModelError:  # a model ONNX Runtime runs and OpenVINO cannot read: its weights are not told
+            except (ModelError, RuntimeError):  # the model compiled, so its weights' format never fails a check
                 self._quantization[sha] = None
         return self._quantization[sha]
 

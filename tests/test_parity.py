@@ -303,3 +303,95 @@ def test_a_class_axis_given_opts_the_defaults_top_k_in() -> None:
     assert rep.outputs["y"].stats["top1_agreement"] == "n/a"
     with pytest.raises(ConfigError, match="sets no criterion"):
         spec_from_marker((), {"nan": "ignore"})
+
+
+def _openvino_unreadable_int8(path) -> None:
+    """Int8 weights as a Constant inside an If branch, feeding a Conv whose input rank is unknown (an inner
+    If whose branches differ in rank): ONNX Runtime runs it, OpenVINO cannot convert it (as silero_vad.onnx)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def branch(name, nodes, out):
+        return helper.make_graph(nodes, name, [], [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)])
+
+    weights = numpy_helper.from_array(np.arange(-6, 6, dtype=np.int8).reshape(2, 2, 3), "wq")
+    flat = [helper.make_node("Constant", [], ["n"], value_ints=[16]), helper.make_node("Reshape", ["x", "n"], ["x1"])]
+    inner = helper.make_node(
+        "If", ["cond"], ["z"],
+        then_branch=branch("keep", [helper.make_node("Identity", ["x"], ["x3"])], "x3"),
+        else_branch=branch("flat", flat, "x1"),
+    )  # fmt: skip
+    conv = [
+        helper.make_node("Constant", [], ["wq"], value=weights),
+        helper.make_node("Constant", [], ["scale"], value_float=0.1),
+        helper.make_node("DequantizeLinear", ["wq", "scale"], ["w"]),
+        inner,
+        helper.make_node("Conv", ["z", "w"], ["c"]),
+    ]
+    nodes = [
+        helper.make_node("Constant", [], ["rate"], value=numpy_helper.from_array(np.array(16000, np.int64))),
+        helper.make_node("Equal", ["sr", "rate"], ["cond"]),
+        helper.make_node(
+            "If", ["cond"], ["y"], then_branch=branch("conv", conv, "c"),
+            else_branch=branch("skip", [helper.make_node("Identity", ["x"], ["e"])], "e"),
+        ),
+    ]  # fmt: skip
+    inputs = [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 8]),
+        helper.make_tensor_value_info("sr", TensorProto.INT64, []),
+    ]
+    graph = helper.make_graph(nodes, "dynrank", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), path)
+
+
+def test_weights_of_an_onnx_file_openvino_cannot_read_are_told(tmp_path) -> None:
+    from pytest_edgeqa.errors import ModelError
+    from pytest_edgeqa.runtimes.openvino import read_model
+    from pytest_edgeqa.weights import weight_format
+
+    path = tmp_path / "dynrank.onnx"
+    _openvino_unreadable_int8(path)
+    with pytest.raises(ModelError, match="not a model OpenVINO can read"):
+        read_model(path)
+    assert weight_format(path) == "int8"  # the Constant inside the If branch, read with the onnx package
+
+
+DYNRANK_TEST = """
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.edge_model(original="dynrank.onnx", optimized="dynrank.onnx")
+X = {"x": np.linspace(-1, 1, 16, dtype=np.float32).reshape(1, 2, 8), "sr": np.array(16000, np.int64)}
+
+
+def test_default_criteria(golden_check):
+    golden_check(X)
+
+
+@pytest.mark.parity(atol=1e-5)
+def test_explicit_criteria(golden_check):
+    golden_check(X)
+"""
+
+
+def test_a_model_openvino_cannot_read_is_checked_on_onnx_runtime(pytester: pytest.Pytester, monkeypatch) -> None:
+    from conftest import assert_clean
+
+    monkeypatch.delenv("CI", raising=False)
+    _openvino_unreadable_int8(pytester.path / "dynrank.onnx")
+    pytester.makepyfile(test_dynrank=DYNRANK_TEST)
+    ort = ("--edge-device=ort:cpu", "--edge-golden-device=ort:cpu", "-p", "no:randomly")
+    result = pytester.runpytest(*ort, "--update-golden=new")
+    result.assert_outcomes(passed=2)
+    again = pytester.runpytest(*ort)
+    again.assert_outcomes(passed=2)
+    assert_clean(again)
+    summary = again.stdout.str()
+    assert summary.count("(int8, compared)") == 2 and "(f32," not in summary, summary  # told by the onnx package
+    # Goldens recorded on OpenVINO (the default golden device): one failure saying where else to record them.
+    (pytester.path / "golden").rename(pytester.path / "golden-ort")
+    on_ov = pytester.runpytest("--edge-device=ort:cpu", "--update-golden=new", "-p", "no:randomly")
+    on_ov.assert_outcomes(failed=2)
+    assert_clean(on_ov)
+    on_ov.stdout.fnmatch_lines(["*golden reference (CPU): *dynrank.onnx is not a model OpenVINO can read*"])
+    assert "--edge-golden-device=ort:cpu" in on_ov.stdout.str()

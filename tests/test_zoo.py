@@ -4,7 +4,8 @@ cache, never committed), run through the plugin on both runtimes: what users' mo
 - magika 1.0.3 (a file-type classifier): an int32 [N, 2048] input, class scores [N, 214]; quantized here
   with the ort-dynamic-int8 recipe.
 - basic-pitch 0.4.0 (audio to notes): three outputs whose names ('StatefulPartitionedCall:2', ...) are
-  declared in reverse order; a 1.9 s window [N, 43844, 1]."""
+  declared in reverse order; a 1.9 s window [N, 43844, 1].
+- silero-vad (voice activity): silero_vad.onnx, which OpenVINO cannot read, checked on ONNX Runtime alone."""
 
 from __future__ import annotations
 
@@ -85,3 +86,39 @@ def test_zoo_model_runs_on_both_runtimes(pytester: pytest.Pytester, monkeypatch,
     again = pytester.runpytest("--edge-device=CPU,ort:cpu", "-p", "no:randomly")
     again.assert_outcomes(passed=passed)
     assert_clean(again)
+
+
+SILERO = """
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.edge_model(original="{model}", optimized="{model}")
+CHUNK = {{
+    "input": (np.random.default_rng(0).normal(size=(1, 512)) * 0.1).astype(np.float32),
+    "state": np.zeros((2, 1, 128), np.float32),
+    "sr": np.array(16000, np.int64),
+}}
+
+
+def test_default_criteria(golden_check):
+    golden_check(CHUNK)
+
+
+@pytest.mark.parity(atol=1e-5)
+def test_explicit_criteria(golden_check):
+    golden_check(CHUNK)
+"""
+
+
+def test_silero_vad_openvino_cannot_read_is_checked_on_onnx_runtime(pytester: pytest.Pytester, monkeypatch) -> None:
+    """silero_vad.onnx keeps its weights inside If branches, with a Conv whose input rank OpenVINO cannot
+    tell: OpenVINO refuses the file, ONNX Runtime runs it; its weights are read with the onnx package."""
+    monkeypatch.delenv("CI", raising=False)
+    model = _zoo("silero-vad") / "silero_vad.onnx"
+    pytester.makepyfile(test_silero=SILERO.format(model=model.as_posix()))
+    ort = ("--edge-device=ort:cpu", "--edge-golden-device=ort:cpu", "-p", "no:randomly")
+    pytester.runpytest(*ort, "--update-golden=new").assert_outcomes(passed=2)
+    again = pytester.runpytest(*ort)
+    again.assert_outcomes(passed=2)
+    assert_clean(again)
+    assert again.stdout.str().count("(f32, compared)") == 2

@@ -56,9 +56,8 @@ _INT4_TYPES = {"i4", "u4", "nf4", "f4e2m1"}
 
 
 def weight_format(path: str) -> str | None:
-    """'int4', 'int8', 'f16' or None: what the model's weights or fake-quantize nodes say about its
-    compression. ONNX QDQ models read through OpenVINO show as int8/uint8 constants, so one look serves
-    both formats."""
+    """'int4', 'int8', 'f16' or None: what an OpenVINO IR's weights or fake-quantize nodes say about its
+    compression (ONNX files are read by weights.onnx_weight_format, with the same rules)."""
     model = read_model(path)
     found: set[str] = set()
     for op in model.get_ops():
