@@ -48,6 +48,9 @@ def run_golden(
     seed: int = 0,
     batch: int = 4,
     columns: dict[str, str] | None = None,
+    shapes: Mapping[str, Any] | None = None,
+    dims: Mapping[str, Any] | None = None,
+    where: str = "golden_check",
 ) -> GoldenResult:
     """The whole golden check for one item: compile the models, resolve inputs, place the golden,
     compare (recording the result on the item either way)."""
@@ -73,7 +76,16 @@ def run_golden(
         candidate, role = session.compile_marked(marker, "optimized", base_dir, device, config), "optimized"
     else:
         candidate, role = original_here, "original"
-    arrays, info = data.model_inputs(inputs, reference.inputs, seed=seed, batch=batch, columns_map=columns)
+    declared = {"the original model": declared_inputs(session, marker, base_dir, "original", reference)}
+    label = "the model given as model=" if role == "model" else f"the {role} model"
+    if candidate is not original_here:
+        declared[label] = (
+            candidate.inputs if role == "model" else declared_inputs(session, marker, base_dir, role, candidate)
+        )
+    per, info = data.inputs_per_model(
+        inputs, declared, seed=seed, batch=batch, columns_map=columns, shapes=shapes, dims=dims, where=where
+    )
+    arrays = per["the original model"]
     root = settings.golden_dir
     rel = store.golden_rel(owner, name)
     if not store.inside(root, rel):  # golden_rel never leaves the golden dir; this guards its callers' changes
@@ -90,6 +102,7 @@ def run_golden(
             read_rel=read_rel,
             test=GoldenTest(owner=owner, device=device.id, name=name),
             inputs=arrays,
+            candidate_inputs=per.get(label),
             inputs_info=info,
             candidate=candidate,
             candidate_role=role,
@@ -107,6 +120,18 @@ def run_golden(
         raise
     store_record(item, "parity", getattr(item, "title", owner), device.id, result)
     return result
+
+
+def declared_inputs(session: Any, marker: Any, base_dir: Path, role: str, compiled: Any) -> tuple[Any, ...]:
+    """The ``role`` model's input specs with the dimension symbols its ONNX file declares (OpenVINO reports
+    every dynamic dim as "?"), so dims= names them on every runtime."""
+    from . import data
+
+    try:
+        path = session.store.model(marker.original if role == "original" else marker.optimized, base_dir, role).path
+    except Exception:  # a model that compiled is readable; this only names its dims
+        path = None
+    return data.with_symbols(compiled.inputs, data.declared_shapes(path))
 
 
 def _reference(session: Any, marker: Any, base_dir: Path, config: Any) -> tuple[Any, bool]:
@@ -271,6 +296,7 @@ def run_golden_check(
     update_command: str,
     read_rel: str | None = None,
     criteria_in: str | None = None,
+    candidate_inputs: dict[str, np.ndarray] | None = None,
 ) -> GoldenResult:
     """Compare ``candidate`` with the golden at ``root/rel`` (or at its former name ``read_rel``) and with
     the original run live on the same device; record or re-record the golden at ``root/rel`` from
@@ -337,7 +363,7 @@ def run_golden_check(
         )
 
     kind = kind_of(candidate.info.precision, weights)
-    cand_out = candidate.infer(inputs)
+    cand_out = candidate.infer(inputs if candidate_inputs is None else candidate_inputs)
     live_ref = ref_out if original_here is reference else original_here.infer(inputs)
     here = candidate.info.device
     result = GoldenResult(golden=source.relative_to(root).as_posix(), action=action, kind=kind)
@@ -362,8 +388,9 @@ def run_golden_check(
             "\n".join([*lines, f"If the change was intended, re-record the golden:\n    {update_command}"])
         )
     if not result.ok:
-        first = next(iter(inputs.values()))
-        samples = first.shape[0] if first.ndim else 1
+        from .runtimes import batch_of
+
+        samples = batch_of(inputs)
         lines = [f"parity failed against golden {source} ({samples} samples; {role_kind(candidate_role, kind)})"]
         for cmp in result.comparisons:
             lines += render(cmp)
@@ -746,6 +773,10 @@ def run_latency_check(
     budget: Any,
     inputs_source: Any,
     seed: int,
+    shapes: Mapping[str, Any] | None = None,
+    dims: Mapping[str, Any] | None = None,
+    where: str = "latency_check",
+    columns: dict[str, str] | None = None,
 ) -> Any:
     """Time the optimized model (and the original, interleaved, when there is one) and judge the budget.
     The original runs as it would ship without the optimization: at the device's default precision."""
@@ -769,8 +800,19 @@ def run_latency_check(
     # The original is timed as it ships without the optimization: at the device's default precision.
     models = {role: session.compile_marked(marker, role, base_dir, device, config, reference=False) for role in roles}
     subject = "optimized" if "optimized" in models else "original"
-    arrays, _ = data.model_inputs(inputs_source, models[subject].inputs, seed=seed, batch=budget.batch)
-    prepared = {role: m.prepare(arrays) for role, m in models.items()}
+    # Each model gets the inputs it declares (a variant may lack one, or take extra state), the subject's first.
+    order = [subject] + [role for role in models if role != subject]
+    per, _ = data.inputs_per_model(
+        inputs_source,
+        {f"the {role} model": declared_inputs(session, marker, base_dir, role, models[role]) for role in order},
+        seed=seed,
+        batch=budget.batch,
+        columns_map=columns,
+        shapes=shapes,
+        dims=dims,
+        where=where,
+    )
+    prepared = {role: m.prepare(per[f"the {role} model"]) for role, m in models.items()}
 
     setup: dict[str, Any] = {}
     timers = {}
@@ -910,6 +952,17 @@ def store_live_parity(item: Any, name: str) -> None:
     item.stash[LIVE_PARITY] = {}
 
 
+def parity_inputs(
+    session: Any, marker: Any, base_dir: Path, models: dict[str, Any], inputs: Any, **generate: Any
+) -> dict[str, dict[str, np.ndarray]]:
+    """parity_check's inputs for each model: those it declares, from what was given or generated
+    (``generate``: seed, batch, shapes, dims)."""
+    from . import data
+
+    declared = {f"the {role} model": declared_inputs(session, marker, base_dir, role, m) for role, m in models.items()}
+    return data.inputs_per_model(inputs, declared, where="parity_check", **generate)[0]
+
+
 def run_parity(
     *,
     session: Any,
@@ -932,9 +985,10 @@ def run_parity(
     original = session.compile_marked(marker, "original", base_dir, device, config)
     optimized = session.compile_marked(marker, "optimized", base_dir, device, config)
     kind = kind_of(optimized.info.precision, session.weight_format(optimized))
+    own = parity_inputs(session, marker, base_dir, {"optimized": optimized, "original": original}, inputs)
     result = compare(
-        optimized.infer(inputs),
-        original.infer(inputs),
+        optimized.infer(own["the optimized model"]),
+        original.infer(own["the original model"]),
         spec,
         kind,
         f"optimized ({device.id}, {optimized.info.precision}) vs original ({original.info.precision})",

@@ -495,9 +495,10 @@ class GoldenUsage:
 
 @pytest.fixture
 def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Callable[..., Any]:
-    """``golden_check(inputs=None, *, name=None, model=None, seed=0, batch=4, columns=None)``: compare the
-    optimized model (or ``model``) with the golden recorded from the original at reference precision,
-    and with the original run live on this device, under the ``parity`` marker's criteria."""
+    """``golden_check(inputs=None, *, name=None, model=None, seed=0, batch=4, columns=None, shapes=None,
+    dims=None)``: compare the optimized model (or ``model``) with the golden recorded from the original at
+    reference precision, and with the original run live on this device, under the ``parity`` marker's
+    criteria. Generated inputs take ``shapes`` (input -> whole shape) and ``dims`` (symbol -> size)."""
     session = request.config.stash[SESSION]
     node = request.node
     device = _spec(request, edge_device)
@@ -510,6 +511,8 @@ def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Cal
         seed: int = 0,
         batch: int = 4,
         columns: dict[str, str] | None = None,
+        shapes: dict[str, Any] | None = None,
+        dims: dict[str, int] | None = None,
     ) -> Any:
         __tracebackhide__ = True
         from .checks import run_golden
@@ -539,6 +542,8 @@ def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Cal
                 seed=seed,
                 batch=batch,
                 columns=columns,
+                shapes=shapes,
+                dims=dims,
             )
         raise AssertionError("unreachable")
 
@@ -624,15 +629,17 @@ def accuracy_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> C
 
 @pytest.fixture
 def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Callable[..., Any]:
-    """``latency_check(inputs=None, *, seed=0)``: time the marker's models and assert the ``latency``
-    marker's budgets. A budget the evidence cannot decide (a contended CPU, an interval across the budget)
+    """``latency_check(inputs=None, *, seed=0, shapes=None, dims=None)``: time the marker's models and assert
+    the ``latency`` marker's budgets (generated inputs sized by ``shapes`` and ``dims`` as for golden_check). A budget the evidence cannot decide (a contended CPU, an interval across the budget)
     skips the test as NOT JUDGED (=strict fails it); under --edge-latency=warn a failure is a warning;
     =off skips the check. The result's ``status`` is set before it is recorded."""
     session = request.config.stash[SESSION]
     settings = session.settings
     device = _spec(request, edge_device)
 
-    def check(inputs: Any = None, *, seed: int = 0) -> Any:
+    def check(
+        inputs: Any = None, *, seed: int = 0, shapes: dict[str, Any] | None = None, dims: dict[str, int] | None = None
+    ) -> Any:
         __tracebackhide__ = True
         import warnings
 
@@ -666,6 +673,8 @@ def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Ca
                 budget=budget,
                 inputs_source=inputs,
                 seed=seed,
+                shapes=shapes,
+                dims=dims,
             )
             _record(request, "latency", result)
             conclude_latency(settings, result)

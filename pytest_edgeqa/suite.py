@@ -23,7 +23,9 @@ CHECKS = ("accuracy", "latency", "parity")
 TOP_KEYS = ("name", "model", "data", "devices", "checks")
 MODEL_KEYS = ("original", "optimized", *COMPILE_OPTIONS)
 DATA_KEYS = ("path", "split", "inputs", "label", "samples", "preprocess")
-PARITY_OWN_KEYS = ("samples", "seed")
+SIZE_KEYS = ("shapes", "dims")  # generated inputs' sizes, as golden_check's and latency_check's keywords
+PARITY_OWN_KEYS = ("samples", "seed", *SIZE_KEYS)
+LATENCY_OWN_KEYS = ("inputs", *SIZE_KEYS)
 MAX_NAME = 100  # a suite's name is part of node ids and golden file names
 # A suite is a few dozen YAML values. Past these limits a file is refused before anything reads it as
 # data: a file larger than MAX_BYTES is not read, nesting deeper than MAX_DEPTH is not composed (Python
@@ -126,6 +128,34 @@ def _reword(exc: ConfigError, path: Path, key: str, values: Iterable[Any] = ()) 
         if text.startswith(prefix):
             text = text[len(prefix) :] if not prefix.endswith("outputs") else "outputs" + text[len(prefix) :]
     return SuiteError(f"{path.name}: {key}: {_capped(text, values)}")
+
+
+def _sizes(opts: dict[str, Any], path: Path, key: str) -> None:
+    """``shapes:`` (input name -> a list of sizes) and ``dims:`` (dimension symbol -> a size) as written."""
+
+    def size(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+    shapes = _mapping(opts.get("shapes", {}), path, f"{key}.shapes", None)
+    for name, shape in shapes.items():
+        _expect(
+            isinstance(shape, list) and all(map(size, shape)),
+            path,
+            f"{key}.shapes.{name}",
+            "a list of positive sizes, e.g. [1, 3, 480, 640]",
+            shape,
+        )
+    dims = _mapping(opts.get("dims", {}), path, f"{key}.dims", None)
+    for symbol, n in dims.items():
+        _expect(size(n), path, f"{key}.dims.{symbol}", "a positive integer size", n)
+
+
+def _given_sizes(opts: dict[str, Any]) -> dict[str, Any]:
+    """The check's shapes:/dims: as the checks take them (a shape as a tuple)."""
+    return {
+        "shapes": {k: tuple(v) for k, v in (opts.get("shapes") or {}).items()} or None,
+        "dims": dict(opts.get("dims") or {}) or None,
+    }
 
 
 def _code_name(value: Any, path: Path, key: str, kind: str) -> None:
@@ -430,11 +460,19 @@ def load(path: Path) -> Suite:
                 from .latency import Schedule
                 from .latency import budget_from_marker as latency_budget
 
-                latency_budget((), opts, Schedule())
+                latency_budget((), {k: v for k, v in opts.items() if k not in LATENCY_OWN_KEYS}, Schedule())
+                _sizes(opts, path, "checks.latency")
+                inputs = opts.get("inputs", "generated")
+                _expect(inputs in ("data", "generated"), path, "checks.latency.inputs", "data or generated", inputs)
+                if inputs == "data" and not (data or {}).get("path"):
+                    raise SuiteError(
+                        f"{path.name}: checks.latency.inputs: data, but the suite has no data.path to take rows from"
+                    )
             else:
                 from .parity import spec_from_marker
 
                 spec_from_marker((), {k: v for k, v in opts.items() if k not in PARITY_OWN_KEYS})
+                _sizes(opts, path, "checks.parity")
                 n = opts.get("samples", 32)
                 _positive_int(n, path, "checks.parity.samples")
                 _expect(n <= MAX_BATCH, path, "checks.parity.samples", f"at most {MAX_BATCH} (the batch compared)", n)
@@ -655,15 +693,28 @@ class SuiteItem(pytest.Item):
             settings = session.settings
             if settings.latency_mode == "off":
                 pytest.skip("latency checks are off (--edge-latency=off)")
-            budget = latency_budget((), opts, latency_schedule(settings))
+            budget = latency_budget(
+                (), {k: v for k, v in opts.items() if k not in LATENCY_OWN_KEYS}, latency_schedule(settings)
+            )
+            source = None
+            if opts.get("inputs") == "data":  # the suite's first rows, a batch of them
+                from . import data as data_mod
+
+                source = data_mod.load(
+                    data["path"], split=data.get("split", "test"), base_dir=base, where=f"{self.path.name}: data.path"
+                )
+                source = source.select(range(min(budget.batch, len(source))))
             result = run_latency_check(
                 session=session,
                 base_dir=base,
                 marker=marker,
                 device=self.device,
                 budget=budget,
-                inputs_source=None,
+                inputs_source=source,
                 seed=0,
+                columns=data.get("inputs"),
+                where=f"{self.path.name}: checks.latency",
+                **_given_sizes(opts),
             )
             store_record(self, "latency", self.title, self.device.id, result)
             conclude_latency(settings, result)
@@ -692,6 +743,8 @@ class SuiteItem(pytest.Item):
                 seed=opts.get("seed", 0),
                 batch=samples,
                 columns=data.get("inputs"),
+                where=f"{self.path.name}: checks.parity",
+                **_given_sizes(opts),
             )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
