@@ -205,7 +205,9 @@ def outputs_of(
         )
     first = model.inputs[0].shape[0] if model.inputs and model.inputs[0].shape else 1
     size = first if isinstance(first, int) else (batch_size or 64)
-    n = len(next(iter(inputs.values())))
+    from .runtimes import batch_of
+
+    n = batch_of(inputs)  # a 0-d input (a scalar sample rate) goes whole with every batch: not a sample count
     prepared = model.prepare(dict(inputs), any_batch=True)
     start = time.perf_counter()
     results = model.infer_batched(prepared, size, Progress(label))

@@ -20,6 +20,7 @@ import numpy as np
 from .devices import cpu_features
 from .errors import EdgeQAError
 from .files import write_atomic
+from .runtimes import contiguous
 from .usage import Usage
 
 SCHEMA = 1
@@ -33,7 +34,7 @@ class GoldenError(EdgeQAError):
 
 
 def array_sha256(arr: np.ndarray) -> str:
-    a = np.ascontiguousarray(arr)
+    a = contiguous(arr)  # not np.ascontiguousarray: it makes a 0-d array [1], which would hash as one
     h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
     h.update(a.tobytes())
     return h.hexdigest()

@@ -540,3 +540,75 @@ def test_a_runtime_error_while_running_is_one_message(
     assert "site-packages/openvino" not in text and "site-packages/onnxruntime" not in text, text
     assert "Traceback" not in text and "onnxruntime_src" not in text and "Exception from src/" not in text, text
     assert_clean(result)
+
+
+@pytest.fixture
+def scalar_first(pytester: pytest.Pytester) -> None:
+    """scalar_first.onnx: inputs sr (int64, 0-d, first) and x [batch, 4]; outputs y = x * sr [batch, 4] and
+    total = sum(y) (0-d). scalar_first_x2.onnx: the same with y doubled (a candidate that fails parity);
+    scalar_first_y.onnx: y alone (batched paths do not take a 0-d output)."""
+    f32, i64 = TensorProto.FLOAT, TensorProto.INT64
+    for name, scale in (("scalar_first", 1.0), ("scalar_first_x2", 2.0), ("scalar_first_y", 1.0)):
+        sr = helper.make_tensor_value_info("sr", i64, [])
+        x = helper.make_tensor_value_info("x", f32, ["batch", 4])
+        y = helper.make_tensor_value_info("y", f32, ["batch", 4])
+        total = helper.make_tensor_value_info("total", f32, [])
+        nodes = [
+            helper.make_node("Cast", ["sr"], ["srf"], to=f32),
+            helper.make_node("Mul", ["x", "srf"], ["xs"]),
+            helper.make_node("Mul", ["xs", "scale"], ["y"]),
+            helper.make_node("ReduceSum", ["y"], ["total"], keepdims=0),
+        ]
+        consts = [helper.make_tensor("scale", f32, [], [scale])]
+        outputs = [y] if name.endswith("_y") else [y, total]
+        _save(helper.make_graph(nodes, name, [sr, x], outputs, consts), pytester.path / f"{name}.onnx")
+
+
+def test_a_0d_first_input_is_not_the_sample_count(pytester: pytest.Pytester, scalar_first, monkeypatch) -> None:
+    # len() of the first input counted samples: a 0-d first input (a sample rate) raised TypeError in
+    # accuracy's evaluation and recipes' calibration data, and made golden_check report "1 samples".
+    monkeypatch.delenv("CI", raising=False)  # it records a golden on purpose
+    pytester.makepyfile(
+        test_first="""
+        import numpy as np
+        import pytest
+        from pytest_edgeqa.accuracy import outputs_of
+        from pytest_edgeqa.optimize import Context, Samples
+
+        FED = {"sr": np.array(3, np.int64), "x": np.arange(12, dtype=np.float32).reshape(3, 4)}
+
+        def test_accuracy_evaluation(edge_model):
+            m = edge_model("scalar_first_y.onnx")
+            out, timing = outputs_of(m, FED, None, None, "original")
+            np.testing.assert_array_equal(out, FED["x"] * 3)
+            assert timing["samples"] == 3
+
+        def test_calibration_samples():
+            samples = Samples(dict(FED), "-")
+            assert len(samples) == 3
+            batches = Context(None, {}, None, samples).calibration_inputs()
+            assert len(batches) == 3 and all(b["sr"].shape == () and b["x"].shape == (1, 4) for b in batches)
+
+        @pytest.mark.edge_model(original="scalar_first.onnx", optimized="scalar_first_x2.onnx")
+        def test_golden(golden_check):
+            golden_check(FED)
+        """
+    )
+    result = pytester.runpytest("--edge-device=CPU,ort:cpu", "--update-golden", "-k", "golden")
+    result.assert_outcomes(failed=2)
+    result = pytester.runpytest("--edge-device=CPU,ort:cpu")
+    result.assert_outcomes(passed=3, failed=2)
+    result.stdout.fnmatch_lines(["*parity failed against golden * (3 samples; *"] * 2)
+    result.stdout.fnmatch_lines(["  output 'total' [[][]] float32: FAILED*"])  # the 0-d output stays 0-d
+    assert_clean(result)
+
+
+def test_a_0d_array_hashes_as_0d() -> None:
+    # np.ascontiguousarray turned shape () into (1,) before hashing: a 0-d golden output or input hashed like [1].
+    import numpy as np
+
+    from pytest_edgeqa import golden
+
+    scalar, one = np.array(5.0, np.float32), np.array([5.0], np.float32)
+    assert golden.array_sha256(scalar) != golden.array_sha256(one)
+    assert golden.summary(scalar)["shape"] == [] and golden.arrays_sha256({"sr": scalar}) != golden.arrays_sha256({"sr": one})

@@ -168,7 +168,9 @@ class Samples:
     labels: Any = None
 
     def __len__(self) -> int:
-        return len(next(iter(self.inputs.values())))
+        from ..runtimes import batch_of
+
+        return batch_of(self.inputs)  # a 0-d input (a scalar sample rate) is not a sample count
 
 
 @dataclass
@@ -186,7 +188,12 @@ class Context:
         if self.samples is None:
             raise RecipeError(f"{self.original.name}: this recipe needs calibration data")
         n = len(self.samples) if limit is None else min(limit, len(self.samples))
-        return [{k: v[i : i + 1] for k, v in self.samples.inputs.items()} for i in range(n)]
+        import numpy as np
+
+        return [
+            {k: v[i : i + 1] if np.ndim(v) else v for k, v in self.samples.inputs.items()}  # 0-d: whole with each
+            for i in range(n)
+        ]
 
 
 @dataclass
