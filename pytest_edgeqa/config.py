@@ -28,7 +28,8 @@ MARKERS = {
         "edge_model(original, optimized=None, **options): the models under test. Paths resolve against "
         "the test file's directory. options: hint=LATENCY|THROUGHPUT|CUMULATIVE_THROUGHPUT, "
         "precision=f32|f16|bf16 (optimized side; the original always runs at its declared precision), "
-        "threads=N, streams=N, properties={engine-specific key: value}"
+        "threads=N, streams=N, properties={engine-specific key: value}, empty_outputs=(names of outputs that "
+        "may legitimately come out empty, such as a detector's boxes)"
     ),
     "accuracy": (
         "accuracy(metric='accuracy', max_drop=None, drop='absolute', higher_is_better=None, min_value=None, "
@@ -450,7 +451,7 @@ def folder_problem(path: Path, here: Path, writable: bool = True) -> str | None:
 
 # ---------------------------------------------------------------------------------------------- markers
 
-COMPILE_OPTIONS = ("hint", "precision", "threads", "streams", "properties")
+COMPILE_OPTIONS = ("hint", "precision", "threads", "streams", "properties", "empty_outputs")
 
 
 def compile_config(options: Mapping[str, Any], where: str) -> CompileConfig:
@@ -481,7 +482,22 @@ def compile_config(options: Mapping[str, Any], where: str) -> CompileConfig:
         threads=ints["threads"],
         streams=ints["streams"],
         properties=tuple(sorted((str(k), str(v)) for k, v in props.items())),
+        empty_outputs=output_names(options.get("empty_outputs"), where, "empty_outputs"),
     )
+
+
+def output_names(value: Any, where: str, key: str) -> tuple[str, ...]:
+    """An option naming outputs: one name or a list/tuple of names (whether the model has them is
+    checked once it is compiled)."""
+    if value is None:
+        return ()
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ConfigError(
+            f"{where}: {key}={short(value)}; expected an output name or a list of output names, "
+            f"e.g. {key}=('boxes',)"
+        )
+    return tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)

@@ -267,15 +267,24 @@ def declared_shapes(path: str | os.PathLike[str] | None) -> dict[str, tuple[Any,
 
 
 def with_symbols(specs: tuple[Any, ...], declared: Mapping[str, tuple[Any, ...]]) -> tuple[Any, ...]:
-    """``specs`` with each unnamed dynamic dim ("?") given the symbol the model file declares there."""
+    """``specs`` with each unnamed dynamic dim ("?") given the symbol the model file declares there, or the
+    size the compiled model fixed for that symbol in another input: OpenVINO reshaped to a static batch
+    makes x [batch, 4] [1, 4] but leaves state [2, batch, 4] dynamic, which is then [2, 1, 4]."""
     from dataclasses import replace
 
+    files = {s.name: declared[s.name] for s in specs if s.name in declared and len(declared[s.name]) == len(s.shape)}
+    fixed = {
+        f: d
+        for s in specs
+        for d, f in zip(s.shape, files.get(s.name, ()), strict=False)
+        if isinstance(d, int) and isinstance(f, str)
+    }
     out = []
     for spec in specs:
-        file_shape = declared.get(spec.name)
-        if file_shape is not None and len(file_shape) == len(spec.shape):
+        if spec.name in files:
             shape = tuple(
-                f if d == "?" and isinstance(f, str) else d for d, f in zip(spec.shape, file_shape, strict=True)
+                fixed.get(f, f) if d == "?" and isinstance(f, str) else d
+                for d, f in zip(spec.shape, files[spec.name], strict=True)
             )
             spec = replace(spec, shape=shape)
         out.append(spec)

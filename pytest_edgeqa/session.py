@@ -13,7 +13,7 @@ import pytest
 
 from .config import Settings
 from .devices import DeviceSpec, Inventory, Runtime, discover, fallback
-from .errors import DeviceUnavailable, FallbackError, ModelError, NotHonoured, RequiredNotHonoured
+from .errors import ConfigError, DeviceUnavailable, FallbackError, ModelError, NotHonoured, RequiredNotHonoured
 from .models import ModelStore
 
 T = TypeVar("T")
@@ -83,6 +83,12 @@ class EdgeSession:
             raise ModelError(
                 f"{exc}\nIt is recipe {build.get('recipe')!r}'s cached build in {model.path.parent}: rebuild it with --edge-rebuild"
             ) from None
+        unknown = [n for n in config.empty_outputs if n not in {s.name for s in compiled.outputs}]
+        if unknown:
+            raise ConfigError(
+                f"{what}: empty_outputs names {', '.join(map(repr, unknown))}, which {model.name} does not have "
+                f"(outputs: {', '.join(s.name for s in compiled.outputs)})"
+            )
         if str(model.path) in self._builds:
             compiled.info.extra["optimization"] = self._builds[str(model.path)]
         problem = fallback(device, compiled.info.execution_devices, self.inventory(device.runtime))

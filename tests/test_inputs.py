@@ -311,3 +311,22 @@ def test_a_suite_with_bad_sizes_is_named(variants: pytest.Pytester, latency: str
     result = variants.runpytest("--edge-device=ort:cpu", "-p", "no:randomly")
     _match(result, [f"*{message}"])
     assert_clean(result)
+
+
+def test_a_static_batch_on_openvino_sizes_the_batch_symbol_in_every_input(variants: pytest.Pytester) -> None:
+    # OpenVINO times a model reshaped to the latency batch: x [batch, 4] became [1, 4], while state
+    # [2, batch, 4] kept its dynamic axis 1, so 'batch' had no size there and latency_check failed on CPU
+    # ("dynamic dimension 1 ('batch') with no size"; silero-vad's state) while ort:cpu ran.
+    variants.makepyfile(
+        test_static=f"""
+        import pytest
+
+        @pytest.mark.edge_model(original="stateful.onnx", optimized="stateful.onnx")
+        @pytest.mark.latency(max_ratio=100, {FAST})
+        def test_latency(latency_check):
+            latency_check()
+        """
+    )
+    result = variants.runpytest(DEVICES, "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    assert_clean(result)

@@ -346,7 +346,9 @@ def test_parity_check_results_reach_the_summary_and_every_report(pytester: pytes
     md = (pytester.path / "r.md").read_text()
     assert "2 pass, 2 fail on CPU, ort:cpu" in md and "### parity" in md
     assert "| `test_live.py::test_agrees` | CPU | 1.00000 | 0 | 1.000 | live, 3 calls | ✅ |" in md
-    assert "| `test_live.py::test_diverges` | ort:cpu | " in md and "| 0.93993 | 10 | 1.000 | live, 2 calls | ❌ |" in md
+    assert (
+        "| `test_live.py::test_diverges` | ort:cpu | " in md and "| 0.93993 | 10 | 1.000 | live, 2 calls | ❌ |" in md
+    )
     props = {
         case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
         for case in ET.parse(pytester.path / "junit.xml").iter("testcase")

@@ -320,7 +320,7 @@ def test_marker_errors(pytester: pytest.Pytester, models) -> None:
     result.stdout.fnmatch_lines_random(
         [
             "*edge_model marker: argument 'original' is required (a model path such as 'models/net.onnx')",
-            "*edge_model marker: unknown option 'treads' (expected: hint, precision, threads, streams, properties)",
+            "*edge_model marker: unknown option 'treads' (expected: hint, precision, threads, streams, properties, empty_outputs)",
             "*edge_model marker: threads=0; expected a positive integer of at most 1024",
             "*edge_model marker: argument 'optimized' is not given, so there is no optimized_model",
             "*original_model needs an edge_model marker on the test, its class or module*",
@@ -612,3 +612,66 @@ def test_a_0d_array_hashes_as_0d() -> None:
     scalar, one = np.array(5.0, np.float32), np.array([5.0], np.float32)
     assert golden.array_sha256(scalar) != golden.array_sha256(one)
     assert golden.summary(scalar)["shape"] == [] and golden.arrays_sha256({"sr": scalar}) != golden.arrays_sha256({"sr": one})
+
+
+def test_an_empty_output_is_judged_alike_on_both_runtimes_unless_allowed(pytester: pytest.Pytester, odd_models) -> None:
+    # ONNX Runtime returned y of shape (2, 0) with no error where OpenVINO's adapter failed; a model that may
+    # legitimately return no rows (a detector with no detections) had no way to say so.
+    pytester.makepyfile(
+        test_empty="""
+        import numpy as np
+
+        SMALL, WIDE = np.ones((2, 3), np.float32), np.ones((2, 6), np.float32)
+
+        def test_unexpected(edge_model):
+            edge_model("empty.onnx").infer(SMALL)
+
+        def test_allowed(edge_model):
+            m = edge_model("empty.onnx", empty_outputs="y")
+            assert m.infer(SMALL)["y"].shape == (2, 0) and m.infer(WIDE)["y"].shape == (2, 2)
+            assert m.timer(m.prepare(SMALL))() > 0
+            assert m.infer_batched(m.prepare(SMALL), 1)["y"].shape == (2, 0)
+
+        def test_allowed_throughput(edge_model):
+            m = edge_model("empty.onnx", empty_outputs=["y"], hint="THROUGHPUT")
+            m.infer(SMALL)
+            fps, latencies = m.throughput(m.prepare(WIDE), 0.05)
+            assert fps > 0 and latencies
+
+        def test_bad_value(edge_model):
+            edge_model("empty.onnx", empty_outputs=3)
+
+        def test_unknown_output(edge_model):
+            edge_model("empty.onnx", empty_outputs=["boxes"])
+        """
+    )
+    result = pytester.runpytest("--edge-device=CPU,ort:cpu", "-v")
+    result.assert_outcomes(passed=3, failed=7)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_allowed[[]CPU[]] PASSED*",
+            "*test_allowed[[]ort:cpu[]] PASSED*",
+            "*test_allowed_throughput[[]ort:cpu[]] PASSED*",
+        ],
+        consecutive=False,
+    )
+    said = (
+        "empty.onnx on {} returned an empty output 'y' of shape [[]2, 0[]] (declared [[]?,?[]]) with no error, for "
+        "inputs x: float32[[]2, 3[]]: an input is probably too small for the model (a dimension came out 0); give "
+        "larger input shapes, or, if 'y' may be empty (a detector that found nothing), name it in "
+        "edge_model(..., empty_outputs=[[]'y'[]]){}"
+    )
+    ov_tail = ". The model is not run again (another inference of it after this can crash OpenVINO)"
+    result.stdout.fnmatch_lines(
+        [
+            "E * " + said.format("CPU", ov_tail),
+            "E * " + said.format("ort:cpu", ""),
+            "E * empty.onnx on CPU returned an empty 'y' (allowed by empty_outputs=) for inputs x: float32[[]2, 3[]], "
+            "so OpenVINO runs this compiled model on its first request only *use an ONNX Runtime device (ort:cpu)",
+            "edge_model() fixture: empty_outputs=3; expected an output name or a list of output names, e.g. "
+            "empty_outputs=('boxes',)",
+            "edge_model('empty.onnx'): empty_outputs names 'boxes', which empty.onnx does not have (outputs: y)",
+        ],
+        consecutive=False,
+    )
+    assert_clean(result)

@@ -52,6 +52,7 @@ class CompileConfig:
     properties: tuple[tuple[str, str], ...] = ()  # engine-specific extras, as strings
     strict_device: bool = False  # forbid the engine's own fallback (ONNX Runtime's CPU EP)
     batch: int | None = None  # OpenVINO: reshape a dynamic batch dimension (dim 0) to this static size
+    empty_outputs: tuple[str, ...] = ()  # outputs that may legitimately come out empty (no detections)
 
     def with_(self, **changes: Any) -> CompileConfig:
         return CompileConfig(**{**asdict(self), **changes})
@@ -285,30 +286,47 @@ class running:
         ) from None
 
 
-def empty_output(
-    model: str,
-    device: str,
-    specs: tuple[TensorSpec, ...],
-    inputs: Mapping[str, np.ndarray],
-    outputs: Mapping[str, np.ndarray],
-) -> str | None:
-    """Why ``outputs`` of a first inference cannot be trusted, or None: an output with a zero-size
-    dimension the model does not declare as 0, from inputs that have no zero-size dimension (OpenVINO
-    returns such an empty output with no error when an input is too small for the model, and running
-    another request of that compiled model afterwards can kill the process)."""
+def empty_outputs(
+    specs: tuple[TensorSpec, ...], inputs: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray]
+) -> list[str]:
+    """The outputs with a zero-size dimension the model does not declare as 0, from inputs that have no
+    zero-size dimension (empty inputs ask for empty outputs)."""
     if any(0 in np.shape(v) for v in inputs.values()):
-        return None  # empty inputs: empty outputs are what they ask for
+        return []
+    found = []
     for spec in specs:
         shape = tuple(np.shape(outputs[spec.name])) if spec.name in outputs else ()
         declared = spec.shape if len(spec.shape) == len(shape) else ("?",) * len(shape)
         if any(n == 0 and d != 0 for d, n in zip(declared, shape, strict=False)):
-            fed = describe_inputs(inputs)
-            return (
-                f"{Path(model).name} on {device} returned an empty output {spec.name!r} of shape {list(shape)} "
-                f"(declared [{','.join(str(d) for d in spec.shape)}]) with no error, for inputs {fed}: an input is "
-                f"probably too small for the model (a dimension came out 0); give larger input shapes. The model "
-                f"is not run again (another inference of it after this can crash the runtime)"
-            )
+            found.append(spec.name)
+    return found
+
+
+def empty_output(
+    info: RunInfo,
+    specs: tuple[TensorSpec, ...],
+    inputs: Mapping[str, np.ndarray],
+    outputs: Mapping[str, np.ndarray],
+    allowed: tuple[str, ...] = (),
+) -> str | None:
+    """Why ``outputs`` cannot be trusted, or None: an output that came out empty (see ``empty_outputs``)
+    and is not one of the ``allowed`` (``edge_model(empty_outputs=...)``). Both runtimes return such an
+    output with no error when an input is too small for the model; with OpenVINO, running another
+    request of that compiled model afterwards can kill the process, so it is not run again."""
+    for name in empty_outputs(specs, inputs, outputs):
+        if name in allowed:
+            continue
+        spec = next(s for s in specs if s.name == name)
+        text = (
+            f"{Path(info.model).name} on {info.device} returned an empty output {name!r} of shape "
+            f"{list(np.shape(outputs[name]))} (declared [{','.join(str(d) for d in spec.shape)}]) with no error, "
+            f"for inputs {describe_inputs(inputs)}: an input is probably too small for the model (a dimension "
+            f"came out 0); give larger input shapes, or, if {name!r} may be empty (a detector that found "
+            f"nothing), name it in edge_model(..., empty_outputs=[{name!r}])"
+        )
+        if info.runtime == "openvino":
+            text += ". The model is not run again (another inference of it after this can crash OpenVINO)"
+        return text
     return None
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ..devices import ONNXRUNTIME, DeviceSpec, Runtime, cpu_name
-from ..errors import FallbackError, ModelError
+from ..errors import FallbackError, InputError, ModelError
 from ..models import ModelFile
 from . import (
     REFERENCE,
@@ -21,6 +21,7 @@ from . import (
     TensorSpec,
     contiguous,
     declared_precision,
+    empty_output,
     first_line,
     running,
 )
@@ -63,8 +64,9 @@ def _specs(args: Any, model: Any = None) -> tuple[TensorSpec, ...]:
 
 
 class ORTModel(CompiledModel):
-    def __init__(self, session: ort.InferenceSession, info: RunInfo) -> None:
+    def __init__(self, session: ort.InferenceSession, info: RunInfo, empty_allowed: tuple[str, ...] = ()) -> None:
         self.session = session
+        self.empty_allowed = empty_allowed
         self.inputs = _specs(session.get_inputs())
         self.outputs = _specs(session.get_outputs())
         self.info = info
@@ -76,10 +78,15 @@ class ORTModel(CompiledModel):
     def _run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         __tracebackhide__ = True
         with running(self.info, inputs):
-            return dict(zip(self._names, self.session.run(self._names, inputs, self._options), strict=False))
+            outputs = dict(zip(self._names, self.session.run(self._names, inputs, self._options), strict=False))
+        failure = empty_output(self.info, self.outputs, inputs, outputs, self.empty_allowed)
+        if failure:  # as OpenVINO's adapter judges it, so both runtimes say the same
+            raise InputError(failure)
+        return outputs
 
     def timer(self, inputs: dict[str, np.ndarray]) -> Any:
         __tracebackhide__ = True
+        self._run(inputs)  # outputs judged once (an empty output fails here, as on OpenVINO)
         binding = self.session.io_binding()
         with running(self.info, inputs):
             for name, value in inputs.items():
@@ -185,4 +192,4 @@ class ORTEngine:
             granted=granted,
             extra={"threads": threads or "default", "streams": 1},
         )
-        return ORTModel(session, info)
+        return ORTModel(session, info, config.empty_outputs)

@@ -21,7 +21,9 @@ from . import (
     batch_of,
     canonical,
     declared_precision,
+    describe_inputs,
     empty_output,
+    empty_outputs,
     first_line,
     running,
 )
@@ -153,9 +155,14 @@ def _shapes(inputs: dict[str, np.ndarray]) -> tuple[Any, ...]:
 
 class OpenVINOModel(CompiledModel):
     def __init__(
-        self, compiled: ov.CompiledModel, info: RunInfo, names: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+        self,
+        compiled: ov.CompiledModel,
+        info: RunInfo,
+        names: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
+        empty_allowed: tuple[str, ...] = (),
     ) -> None:
         self.compiled = compiled
+        self.empty_allowed = empty_allowed
         self.inputs = _specs(compiled.inputs, names[0])
         self.outputs = _specs(compiled.outputs, names[1])
         self.info = info
@@ -163,6 +170,7 @@ class OpenVINOModel(CompiledModel):
         self._request = compiled.create_infer_request()
         self._checked: set[tuple[Any, ...]] = set()  # input shapes whose outputs were found not empty
         self._failure: str | None = None
+        self._emptied: str | None = None  # an allowed empty output came out: other requests are not run
 
     def _run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         __tracebackhide__ = True
@@ -174,9 +182,18 @@ class OpenVINOModel(CompiledModel):
         outputs = {spec.name: np.asarray(result[i]) for i, spec in enumerate(self.outputs)}
         # Checked before any other request runs: after an empty output, inferring on a second request of
         # the same compiled model killed the process (OpenVINO 2026.4, "pure virtual method called").
-        self._failure = empty_output(self.info.model, self.info.device, self.outputs, inputs, outputs)
+        self._failure = empty_output(self.info, self.outputs, inputs, outputs, self.empty_allowed)
         if self._failure:
             raise InputError(self._failure)
+        empty = empty_outputs(self.outputs, inputs, outputs)  # all of them allowed (empty_outputs=)
+        if empty and not self._emptied:
+            self._emptied = (
+                f"{Path(self.info.model).name} on {self.info.device} returned an empty {', '.join(map(repr, empty))} "
+                f"(allowed by empty_outputs=) for inputs {describe_inputs(inputs)}, so OpenVINO runs this compiled "
+                f"model on its first request only (after an empty output, another request of it can crash "
+                f"the process): its throughput and asynchronous batched paths are not run; give inputs for which "
+                f"every output is non-empty, or use an ONNX Runtime device (ort:cpu)"
+            )
         self._checked.add(_shapes(inputs))
         return outputs
 
@@ -189,6 +206,14 @@ class OpenVINOModel(CompiledModel):
         if _shapes(inputs) not in self._checked:
             self._run(inputs)
 
+    def _other_requests(self, inputs: dict[str, np.ndarray]) -> None:
+        """Before requests other than the first run: inputs checked (``_check_first``), and none of them
+        after an empty output."""
+        __tracebackhide__ = True
+        self._check_first(inputs)
+        if self._emptied:
+            raise InputError(self._emptied)
+
     def _bind(self, request: Any, inputs: dict[str, np.ndarray]) -> None:
         for name, value in inputs.items():
             # A copy: zero-copy input tensors may be computed on in place. np.array keeps a 0-d input 0-d.
@@ -197,7 +222,8 @@ class OpenVINOModel(CompiledModel):
     def timer(self, inputs: dict[str, np.ndarray]) -> Any:
         __tracebackhide__ = True
         self._check_first(inputs)
-        request = self.compiled.create_infer_request()
+        # After an allowed empty output, the first request times it: another request could crash.
+        request = self._request if self._emptied else self.compiled.create_infer_request()
         with running(self.info, inputs):
             self._bind(request, inputs)
 
@@ -213,7 +239,7 @@ class OpenVINOModel(CompiledModel):
         """FPS with asynchronous requests, as many as the compiled model asks for (one per stream with
         the THROUGHPUT hint), inputs bound once, in round robin: benchmark_app's throughput mode."""
         __tracebackhide__ = True
-        self._check_first(inputs)
+        self._other_requests(inputs)
         batch = batch_of(inputs)
         slots = int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         with running(self.info, inputs):
@@ -263,7 +289,7 @@ class OpenVINOModel(CompiledModel):
             return super().infer_batched(inputs, batch_size, progress)
         n = batch_of(inputs)
         first = self._chunk(inputs, 0, batch)
-        self._check_first(first)
+        self._other_requests(first)
         with running(self.info, first):  # every batch has the first one's shapes (the last one is padded)
             return self._batched_async(inputs, n, batch, progress)
 
@@ -482,4 +508,4 @@ class OpenVINOEngine:
                 },
             },
         )
-        return OpenVINOModel(compiled, info, declared_names(model.path))
+        return OpenVINOModel(compiled, info, declared_names(model.path), config.empty_outputs)
