@@ -631,7 +631,7 @@ class LatencyResult:
                 role == "original" and self.subject == "original" and stats is not self.optimized
             ):
                 setup = self.setup.get(role, {})
-                where = f"{setup.get('device', '')}, {setup.get('precision', '')}, streams {setup.get('streams', '?')}, threads {setup.get('threads', '?')}"
+                where = f"{setup.get('device', '')}, {setup.get('precision', '')}, streams {setup.get('streams', '?')}, threads {setup.get('threads', '?')}{_shapes_text(setup)}"
                 lines.append(f"  {role:<9} {stats.line()}  [{where}]")
                 if role in self.fps:
                     lines.append(f"  {'':<9} throughput {self.fps[role]:,.0f} samples/s")
@@ -669,6 +669,16 @@ class LatencyResult:
                     f"  {role} compile {setup['compile_cold_s'] * 1000:.1f} ms cold{from_cache}; first inference {setup['first_inference_ms']:.3f} ms"
                 )
         return "\n".join(lines)
+
+
+def _shapes_text(setup: Mapping[str, Any]) -> str:
+    """', x[1,3,64,64] compiled static' (dims fixed to the shapes fed, as benchmark_app -shape does) or
+    '... dynamic' (the runtime runs the model's dynamic dims as they come)."""
+    shapes = setup.get("shapes")
+    if not shapes:
+        return ""
+    text = " ".join(f"{name}[{','.join(map(str, shape))}]" for name, shape in shapes.items())
+    return f", {text} {'static' if setup.get('static_shapes') else 'dynamic'}"
 
 
 def _describe_contention(d: Mapping[str, Any]) -> str:

@@ -151,8 +151,8 @@ class ModelStore:
             raise Unsupported(
                 f"ONNX Runtime runs ONNX models only; {model.name} is OpenVINO IR (use an OpenVINO device)"
             )
-        if device.runtime == ONNXRUNTIME and config.batch is not None:
-            config = config.with_(batch=None)  # ONNX Runtime runs dynamic batches as they are
+        if device.runtime == ONNXRUNTIME and (config.batch is not None or config.shapes):
+            config = config.with_(batch=None, shapes=())  # ONNX Runtime runs dynamic shapes as they are
         key = (model.sha256, device.id, config)
         if key not in self._compiled:
             self._compiled[key] = self.engine(device.runtime).compile(model, device, config)

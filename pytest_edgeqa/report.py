@@ -86,6 +86,8 @@ def figures(check: str, result: Any) -> dict[str, Any]:
             "fps": _num(result.fps.get(result.subject)) if result.fps else None,
             "precision": setup.get("precision"),
             "original_precision": result.setup.get("original", {}).get("precision") if result.original else None,
+            "input_shapes": setup.get("shapes"),
+            "static_shapes": setup.get("static_shapes"),
             "cv": _num(result.optimized.cv),
             "ratio_low": _num(result.ratio_interval[0]) if result.ratio_interval else None,
             "p50_ci_low": _num(result.median_interval[0]) if result.median_interval else None,

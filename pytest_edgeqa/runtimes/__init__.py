@@ -53,6 +53,9 @@ class CompileConfig:
     strict_device: bool = False  # forbid the engine's own fallback (ONNX Runtime's CPU EP)
     batch: int | None = None  # OpenVINO: reshape a dynamic batch dimension (dim 0) to this static size
     empty_outputs: tuple[str, ...] = ()  # outputs that may legitimately come out empty (no detections)
+    # OpenVINO: reshape these inputs (by declared name) to these static shapes before compiling, as
+    # benchmark_app -shape does: a model compiled with dynamic dims runs slower than its static form.
+    shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     def with_(self, **changes: Any) -> CompileConfig:
         return CompileConfig(**{**asdict(self), **changes})

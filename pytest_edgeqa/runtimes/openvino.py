@@ -441,15 +441,22 @@ class OpenVINOEngine:
         """The model as read (and reshaped to ``config.batch``), with its declared precision."""
         ov_model = read_model(model.path, self.core)
         declared = declared_precision(_specs(ov_model.outputs) + _specs(ov_model.inputs))
+        shapes = {}
         if config.batch is not None:
-            shapes = {}
             for port in ov_model.inputs:
                 shape = port.get_partial_shape()
                 if shape.rank.is_static and shape.rank.get_length() > 0 and shape[0].is_dynamic:
                     shape[0] = config.batch
                     shapes[port] = shape
-            if shapes:
-                ov_model.reshape(shapes)
+        if config.shapes:
+            static = dict(config.shapes)
+            names = declared_names(model.path)[0]
+            for index, port in enumerate(ov_model.inputs):
+                name = _port_name(port, index, names)
+                if name in static and port.get_partial_shape().is_dynamic:
+                    shapes[port] = ov.PartialShape(list(static[name]))
+        if shapes:
+            ov_model.reshape(shapes)
         return ov_model, declared
 
     def compile_times(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> dict[str, float | None]:
