@@ -395,3 +395,51 @@ def test_a_model_openvino_cannot_read_is_checked_on_onnx_runtime(pytester: pytes
     assert_clean(on_ov)
     on_ov.stdout.fnmatch_lines(["*golden reference (CPU): *dynrank.onnx is not a model OpenVINO can read*"])
     assert "--edge-golden-device=ort:cpu" in on_ov.stdout.str()
+
+
+BRANCHED_FP16 = """
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.edge_model(original="branched.onnx", optimized="fp16")
+
+
+def test_fp16_defaults(golden_check):
+    golden_check({"x": np.linspace(-1, 1, 8, dtype=np.float32).reshape(2, 4)})
+"""
+
+
+def test_an_ir_whose_weights_sit_inside_an_if_is_told_f16(pytester: pytest.Pytester, monkeypatch) -> None:
+    """The fp16 recipe's IR of a model whose MatMul weights are inside If branches (as silero-vad's): the IR's
+    weights were looked for at its top level only, so it was judged as f32 (atol 1e-4) and failed."""
+    import onnx
+    from conftest import assert_clean
+    from onnx import TensorProto, helper, numpy_helper
+
+    monkeypatch.delenv("CI", raising=False)
+    w = np.random.default_rng(0).normal(size=(4, 64)).astype(np.float32)
+
+    def branch(name: str, scale: float) -> onnx.GraphProto:
+        weight = helper.make_node("Constant", [], [f"w_{name}"], value=numpy_helper.from_array(w * scale))
+        out = helper.make_tensor_value_info(f"y_{name}", TensorProto.FLOAT, ["batch", 64])
+        return helper.make_graph(
+            [weight, helper.make_node("MatMul", ["x", f"w_{name}"], [f"y_{name}"])], name, [], [out]
+        )
+
+    nodes = [
+        helper.make_node("ReduceSum", ["x"], ["total"], keepdims=0),
+        helper.make_node("Constant", [], ["zero"], value_float=0.0),
+        helper.make_node("Greater", ["total", "zero"], ["cond"]),
+        helper.make_node("If", ["cond"], ["y"], then_branch=branch("up", 1.0), else_branch=branch("down", -1.0)),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 64])
+    model = helper.make_model(
+        helper.make_graph(nodes, "branched", [x], [y]), opset_imports=[helper.make_opsetid("", 17)], ir_version=10
+    )
+    onnx.save(model, pytester.path / "branched.onnx")
+    pytester.makepyfile(test_branched=BRANCHED_FP16)
+    result = pytester.runpytest("--edge-device=CPU", "--update-golden=new", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*PASS CPU        parity   cos *(f16, recorded)"])
+    assert_clean(result)

@@ -281,6 +281,8 @@ def test_model_file_errors(pytester: pytest.Pytester, models) -> None:
         f"edge_model('notes.txt'): {base}/notes.txt is not a model file this plugin loads ('.txt'): expected an ONNX model (.onnx) or OpenVINO IR (.xml with its .bin beside it)",
     ]:
         assert line in out, line
+    # which device the model was read for, after the runtime's words
+    assert "INVALID_PROTOBUF" in out and " (device ort:cpu)" in out and " (device CPU)" in out, out
     assert_clean(result)
 
 

@@ -153,7 +153,7 @@ class ORTEngine:
                     ) from None
                 raise ModelError(
                     f"{model.path} is not a model ONNX Runtime can load; expected an ONNX model (a serialized ONNX "
-                    f"ModelProto). ONNX Runtime: {first_line(exc)}"
+                    f"ModelProto). ONNX Runtime: {first_line(exc)} (device {device.id})"
                 ) from None
 
     def compile(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> ORTModel:

@@ -35,9 +35,9 @@ def available_devices() -> tuple[str, ...]:
     return tuple(ov.Core().available_devices)
 
 
-def read_model(path: str | Path, core: ov.Core | None = None) -> ov.Model:
+def read_model(path: str | Path, core: ov.Core | None = None, device: str | None = None) -> ov.Model:
     """Read an ONNX model or OpenVINO IR; a file OpenVINO cannot read is a ModelError that names it, says
-    what was expected and gives OpenVINO's own words."""
+    what was expected and gives OpenVINO's own words (and the device it was read for, if any)."""
     path = Path(path)
     try:
         return (core or ov.Core()).read_model(str(path))
@@ -50,6 +50,7 @@ def read_model(path: str | Path, core: ov.Core | None = None) -> ov.Model:
             expected = "an ONNX model (a serialized ONNX ModelProto)"
         raise ModelError(
             f"{path} is not a model OpenVINO can read; expected {expected}. OpenVINO: {first_line(exc)}"
+            + (f" (device {device})" if device else "")
         ) from None
 
 
@@ -437,9 +438,9 @@ class OpenVINOEngine:
                 names.append(d)
         return " + ".join(names)
 
-    def _read(self, model: ModelFile, config: CompileConfig) -> tuple[ov.Model, str]:
-        """The model as read (and reshaped to ``config.batch``), with its declared precision."""
-        ov_model = read_model(model.path, self.core)
+    def _read(self, model: ModelFile, config: CompileConfig, device: str) -> tuple[ov.Model, str]:
+        """The model as read for ``device`` (and reshaped to ``config.batch``), with its declared precision."""
+        ov_model = read_model(model.path, self.core, device)
         declared = declared_precision(_specs(ov_model.outputs) + _specs(ov_model.inputs))
         shapes = {}
         if config.batch is not None:
@@ -461,7 +462,7 @@ class OpenVINOEngine:
 
     def compile_times(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> dict[str, float | None]:
         """Compile time cold (a core without a model cache) and from OpenVINO's cache (None without one)."""
-        ov_model, declared = self._read(model, config)
+        ov_model, declared = self._read(model, config, device.id)
         props = self.properties(device, config, declared)
         with Stopwatch() as cold:
             ov.Core().compile_model(ov_model, device.name, props)
@@ -474,7 +475,7 @@ class OpenVINOEngine:
         return {"compile_cold_s": cold.seconds, "compile_cached_s": cached}
 
     def compile(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> OpenVINOModel:
-        ov_model, declared = self._read(model, config)
+        ov_model, declared = self._read(model, config, device.id)
         props = self.properties(device, config, declared)
         with Stopwatch() as sw:
             try:
