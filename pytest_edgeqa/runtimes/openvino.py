@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -63,7 +64,7 @@ def weight_format(path: str) -> str | None:
     compression (ONNX files are read by weights.onnx_weight_format, with the same rules)."""
     model = read_model(path)
     found: set[str] = set()
-    for op in model.get_ops():
+    for op in _all_ops(model):
         kind = op.get_type_name()
         if kind == "FakeQuantize":
             levels = int(op.get_attributes().get("levels", 256))
@@ -78,6 +79,23 @@ def weight_format(path: str) -> str | None:
                 elif name in ("f16", "bf16"):
                     found.add("f16")
     return next((k for k in ("int4", "int8", "f16") if k in found), None)
+
+
+def _all_ops(model: Any) -> Iterator[Any]:
+    """The model's ops and those of the bodies of its If, Loop and TensorIterator ops: get_ops() stays at
+    the top level, and a model's weights may all sit inside an If (silero-vad's)."""
+    for op in model.get_ops():
+        yield op
+        kind = op.get_type_name()
+        if kind == "If":
+            bodies = (op.get_then_body(), op.get_else_body())
+        elif kind in ("Loop", "TensorIterator") and hasattr(op, "get_function"):
+            bodies = (op.get_function(0),)
+        else:
+            continue
+        for body in bodies:
+            if body is not None:
+                yield from _all_ops(body)
 
 
 def declared_names(path: str | Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
