@@ -32,21 +32,21 @@ def onnx_weight_format(path: str | Path) -> str | None:
     except Exception as exc:
         raise ModelError(f"{path}: the onnx package cannot read its weights: {exc}") from None
     found: set[str] = set()
-    for graph in _graphs(model.graph):
+    for graph in subgraphs(model.graph):
         found.update(filter(None, (_tensor_format(t) for t in _tensors(graph))))
         found.update(filter(None, (_node_format(n) for n in graph.node)))
     return next((k for k in _ORDER if k in found), None)
 
 
-def _graphs(graph: Any) -> Iterator[Any]:
+def subgraphs(graph: Any) -> Iterator[Any]:
     """The graph and every subgraph in its nodes' attributes (If branches, Loop and Scan bodies), depth first."""
     yield graph
     for node in graph.node:
         for attr in node.attribute:
             if attr.HasField("g"):
-                yield from _graphs(attr.g)
+                yield from subgraphs(attr.g)
             for sub in attr.graphs:
-                yield from _graphs(sub)
+                yield from subgraphs(sub)
 
 
 def _tensors(graph: Any) -> Iterator[Any]:

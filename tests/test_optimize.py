@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import assert_clean
@@ -265,7 +266,7 @@ def test_nncf_options_without_a_recipe_option_pass_through_advanced(env: pytest.
             "*recipe 'nncf-weights-int4': advanced: group_size_fallback_mode='sometimes'; expected one of 'error', "
             "'ignore', 'adjust'",
             "*recipe 'nncf-weights-int4': advanced: 'ratio' is set by the recipe itself (from its own options); use those instead",
-            "*recipe 'nncf-weights-int4': advanced=[[]'group_size_fallback_mode'[]]; expected dict",
+            "*recipe 'nncf-weights-int4': advanced=[[]'group_size_fallback_mode'[]]; expected a mapping of NNCF parameter names to values*",
         ]
     )
     assert_clean(result)
@@ -310,3 +311,109 @@ def test_option_validation_is_unit_testable() -> None:
         "ignored_scope": None,
         "advanced": None,
     }
+
+
+def _constant_weights_conv(path) -> None:
+    """A Conv whose weight and bias are Constant nodes, not initializers, as some exporters (paddle2onnx,
+    the rapidocr models) write them: ONNX Runtime's quantizers expect initializers."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(0)
+    weight = numpy_helper.from_array(rng.normal(size=(4, 3, 3, 3)).astype(np.float32), "w")
+    bias = numpy_helper.from_array(rng.normal(size=(4,)).astype(np.float32), "b")
+    nodes = [
+        helper.make_node("Constant", [], ["w"], value=weight, name="weight"),
+        helper.make_node("Constant", [], ["b"], value=bias, name="bias"),
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["y"], name="relu"),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 8, 8])
+    graph = helper.make_graph(nodes, "constant_weights", [x], [y])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), path)
+
+
+CONSTANT_WEIGHTS = """
+import numpy as np
+import onnx
+import pytest
+
+X = np.random.default_rng(1).normal(size=(16, 3, 8, 8)).astype(np.float32)
+STATIC = {"recipe": "ort-static-int8", "calibration": "calib", "samples": 8, "preprocess": True,
+          "op_types_to_quantize": ["Conv"], "nodes_to_exclude": ["relu"]}
+
+
+@pytest.fixture(scope="session")
+def calib():
+    return {"x": X}
+
+
+def quantized_ops(model):
+    return {n.op_type for n in onnx.load(model.info.model).graph.node}
+
+
+@pytest.mark.edge_model(original="constw.onnx", optimized={"recipe": "ort-dynamic-int8"})
+def test_dynamic_without_preprocess(optimized_model):
+    pass
+
+
+@pytest.mark.edge_model(original="constw.onnx", optimized={"recipe": "ort-dynamic-int8", "preprocess": True})
+def test_dynamic_with_preprocess(optimized_model, original_model):
+    assert "ConvInteger" in quantized_ops(optimized_model)
+    out, ref = optimized_model.infer(X[:2])["y"], original_model.infer(X[:2])["y"]
+    assert out.shape == (2, 4, 8, 8) and np.abs(out - ref).max() < 0.2
+
+
+@pytest.mark.edge_model(original="constw.onnx", optimized=STATIC)
+def test_static_with_preprocess(optimized_model):
+    assert "QuantizeLinear" in quantized_ops(optimized_model)
+    assert optimized_model.infer(X[:2])["y"].shape == (2, 4, 8, 8)
+
+
+@pytest.mark.edge_model(original="constw.onnx", optimized={**STATIC, "op_types_to_quantize": ["Conv2d"]})
+def test_unknown_op_type(optimized_model):
+    pass
+
+
+@pytest.mark.edge_model(original="constw.onnx", optimized={**STATIC, "nodes_to_exclude": ["Relu_1"]})
+def test_unknown_node(optimized_model):
+    pass
+"""
+
+
+def test_ort_recipes_preprocess_models_whose_weights_are_constant_nodes(pytester: pytest.Pytester) -> None:
+    _constant_weights_conv(pytester.path / "constw.onnx")
+    pytester.makepyfile(test_constw=CONSTANT_WEIGHTS)
+    result = pytester.runpytest("--edge-device=ort:cpu", "-p", "no:randomly")
+    result.assert_outcomes(passed=2, errors=3)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*onnxruntime.quantization.quantize_dynamic failed on constw.onnx: ValueError: Expected w to be an initializer",
+            "ONNX Runtime: Please consider to run pre-processing before quantization.* (the recipe runs it with the "
+            "option preprocess=True)",
+            "*recipe 'ort-static-int8': op_types_to_quantize names 'Conv2d', not an op type of constw.onnx; expected "
+            "some of: Constant, Conv, Relu",
+            "*recipe 'ort-static-int8': nodes_to_exclude names 'Relu_1', not a node of constw.onnx; expected node "
+            "names such as 'bias', 'conv', 'relu', 'weight'",
+        ]
+    )
+    assert_clean(result)
+
+
+def test_ort_recipe_options_are_checked_and_part_of_the_cache_key() -> None:
+    for key, value, expected in [
+        ("op_types_to_quantize", "Conv", "a list of ONNX op types, e.g. ['Conv', 'MatMul']"),
+        ("nodes_to_exclude", [], "a list of node names of the model, e.g. ['/head/MatMul']"),
+        ("nodes_to_exclude", ["conv", 3], "a list of node names"),
+        ("preprocess", "yes", "bool"),
+    ]:
+        with pytest.raises(ConfigError, match=f"recipe 'ort-dynamic-int8': {key}=.*; expected {re.escape(expected)}"):
+            optimize.parse_spec({"recipe": "ort-dynamic-int8", key: value}, "test")
+    plain = optimize.parse_spec("ort-dynamic-int8", "test")
+    keys = {
+        optimize.cache_key("sha", optimize.parse_spec({"recipe": "ort-dynamic-int8", **opts}, "test"), None)
+        for opts in ({"preprocess": True}, {"op_types_to_quantize": ["Conv"]}, {"nodes_to_exclude": ["conv"]})
+    }
+    assert len(keys | {optimize.cache_key("sha", plain, None)}) == 4

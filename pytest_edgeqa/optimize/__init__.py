@@ -69,7 +69,7 @@ class Option:
             raise ConfigError(f"recipe {recipe!r}: {key}={value!r}; expected a positive integer")
         if not isinstance(value, self.kind) or (isinstance(value, bool) and self.kind is not bool):
             raise ConfigError(
-                f"recipe {recipe!r}: {key}={value!r}; expected {getattr(self.kind, '__name__', self.kind)}"
+                f"recipe {recipe!r}: {key}={value!r}; expected {self.expected or getattr(self.kind, '__name__', self.kind)}"
             )
         return value
 
