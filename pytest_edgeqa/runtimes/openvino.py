@@ -475,7 +475,15 @@ class OpenVINOEngine:
                 if name in static and port.get_partial_shape().is_dynamic:
                     shapes[port] = ov.PartialShape(list(static[name]))
         if shapes:
-            ov_model.reshape(shapes)
+            try:
+                ov_model.reshape(shapes)
+            except Exception as exc:  # the shapes fed do not fit the model (a Reshape to a fixed size)
+                names = declared_names(model.path)[0]
+                fed = ", ".join(f"{_port_name(p, i, names)}: {s}" for i, (p, s) in enumerate(shapes.items()))
+                raise ModelError(
+                    f"OpenVINO could not reshape {model.path.name} for {device} to the input shapes {fed}: "
+                    f"{first_line(exc)}"
+                ) from None
         return ov_model, declared
 
     def compile_times(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> dict[str, float | None]:
