@@ -124,14 +124,21 @@ def run_golden(
 
 def declared_inputs(session: Any, marker: Any, base_dir: Path, role: str, compiled: Any) -> tuple[Any, ...]:
     """The ``role`` model's input specs with the dimension symbols its ONNX file declares (OpenVINO reports
-    every dynamic dim as "?"), so dims= names them on every runtime."""
+    every dynamic dim as "?"), so dims= names them on every runtime. An IR (a recipe's output) declares
+    none: its original's ONNX file names them, input by input (with_symbols skips a name or rank that differs)."""
     from . import data
 
-    try:
-        path = session.store.model(marker.original if role == "original" else marker.optimized, base_dir, role).path
-    except Exception:  # a model that compiled is readable; this only names its dims
-        path = None
-    return data.with_symbols(compiled.inputs, data.declared_shapes(path))
+    declared: dict[str, tuple[Any, ...]] = {}
+    for which in dict.fromkeys((role, "original")):
+        try:
+            given = marker.original if which == "original" else marker.optimized
+            path = session.store.model(given, base_dir, which).path
+        except Exception:  # a model that compiled is readable; this only names its dims
+            continue
+        declared = data.declared_shapes(path)
+        if declared or Path(path).suffix.lower() == ".onnx":
+            break
+    return data.with_symbols(compiled.inputs, declared)
 
 
 def _reference(session: Any, marker: Any, base_dir: Path, config: Any) -> tuple[Any, bool]:

@@ -330,3 +330,22 @@ def test_a_static_batch_on_openvino_sizes_the_batch_symbol_in_every_input(varian
     result = variants.runpytest(DEVICES, "-p", "no:randomly")
     result.assert_outcomes(passed=2)
     assert_clean(result)
+
+
+def test_dims_name_the_symbols_of_a_recipes_ir_by_its_original(variants: pytest.Pytester) -> None:
+    # A recipe's OpenVINO IR declares no dimension symbols (every dynamic dim is "?"), so latency_check,
+    # which times only the optimized model, refused dims={'height': ...} ("symbols: none").
+    variants.makepyfile(
+        test_ir=f"""
+        import pytest
+
+        @pytest.mark.edge_model(original="pool.onnx", optimized="fp16")
+        @pytest.mark.latency(p50_ms=1000, {FAST})
+        def test_latency(latency_check, optimized_model):
+            assert str(optimized_model.info.model).endswith(".xml")
+            latency_check(dims={{"height": 8, "width": 12}})
+        """
+    )
+    result = variants.runpytest("--edge-device=CPU", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    assert_clean(result)
