@@ -988,9 +988,11 @@ def run_parity(
     parity_args: tuple[Any, Any],
     inputs: Any,
     item: Any = None,
+    generate: dict[str, Any] | None = None,
 ) -> Comparison:
     """Optimized vs original, both live on ``device``, on ``inputs`` (no golden): property tests. The
-    result of each call is noted on ``item`` for the reports."""
+    result of each call is noted on ``item`` for the reports. ``generate`` (seed, batch, shapes, dims)
+    sizes inputs generated when ``inputs`` is None."""
     __tracebackhide__ = True
     from .parity import spec_from_marker
 
@@ -1001,7 +1003,8 @@ def run_parity(
     original = session.compile_marked(marker, "original", base_dir, device, config)
     optimized = session.compile_marked(marker, "optimized", base_dir, device, config)
     kind = kind_of(optimized.info.precision, session.weight_format(optimized))
-    own = parity_inputs(session, marker, base_dir, {"optimized": optimized, "original": original}, inputs)
+    models = {"optimized": optimized, "original": original}
+    own = parity_inputs(session, marker, base_dir, models, inputs, **(generate or {}))
     result = compare(
         optimized.infer(own["the optimized model"]),
         original.infer(own["the original model"]),

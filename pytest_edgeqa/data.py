@@ -431,6 +431,8 @@ def inputs_per_model(
                     else "of dimension symbol to a size, e.g. {'height': 480}"
                 )
             )
+    if isinstance(source, (str, bytes, os.PathLike)):
+        model_inputs(source, (), where=f"{where}: inputs")  # refuses it, naming what it takes
     if source is None:
         sized = generated_shapes(models, batch=batch, shapes=shapes, dims=dims, where=where)
         merged = _merged(models)
@@ -445,7 +447,11 @@ def inputs_per_model(
             "leave inputs unset, or leave shapes/dims out"
         )
     per, info = {}, None
-    array_given = not (isinstance(source, dict) or hasattr(source, "keys") or hasattr(source, "column_names"))
+    array_given = not (
+        isinstance(source, (dict, str, bytes, os.PathLike))
+        or hasattr(source, "keys")
+        or hasattr(source, "column_names")
+    )
     for role, specs in models.items():
         if array_given and len(specs) == 1:  # one array: each single-input model takes it under its own name
             got, got_info = {specs[0].name: np.asarray(source)}, {"source": "arrays"}

@@ -852,13 +852,21 @@ class EdgeReport:
 
 @pytest.fixture(scope="session")
 def parity_check(pytestconfig: pytest.Config) -> Callable[..., Any]:
-    """``parity_check(inputs)``: the optimized model against the original, run live on this item's
-    device, under the ``parity`` marker's criteria (defaults by the model's kind). Session-scoped and
+    """``parity_check(inputs=None, *, seed=0, batch=4, shapes=None, dims=None)``: the optimized model
+    against the original, run live on this item's device, under the ``parity`` marker's criteria
+    (defaults by the model's kind); without ``inputs``, generated ones sized as for golden_check. Session-scoped and
     stateless, so it works inside ``@given`` tests without tripping Hypothesis's function-scoped-fixture
     health check; a mismatch raises ``ParityMismatch`` (an AssertionError), which Hypothesis shrinks."""
     session = pytestconfig.stash[SESSION]
 
-    def check(inputs: Any) -> Any:
+    def check(
+        inputs: Any = None,
+        *,
+        seed: int = 0,
+        batch: int = 4,
+        shapes: dict[str, Any] | None = None,
+        dims: dict[str, int] | None = None,
+    ) -> Any:
         __tracebackhide__ = True
         from .checks import run_parity
 
@@ -869,6 +877,7 @@ def parity_check(pytestconfig: pytest.Config) -> Callable[..., Any]:
             raise ConfigError("parity_check needs an edge_model marker with original= and optimized=")
         parity = item.get_closest_marker("parity")
         with _as_outcome():  # configuration problems skip or fail the test; ParityMismatch is shrunk
+            cfg.number(seed, "parity_check", "seed", integer=True, low=0)
             return run_parity(
                 session=session,
                 marker=_models(request, mark),
@@ -877,6 +886,7 @@ def parity_check(pytestconfig: pytest.Config) -> Callable[..., Any]:
                 parity_args=(parity.args, parity.kwargs) if parity is not None else ((), {}),
                 inputs=inputs,
                 item=item,
+                generate={"seed": seed, "batch": batch, "shapes": shapes, "dims": dims},
             )
         raise AssertionError("unreachable")
 

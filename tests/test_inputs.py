@@ -196,6 +196,40 @@ def test_shapes_and_dims_size_generated_inputs(variants: pytest.Pytester) -> Non
     assert_clean(result)
 
 
+def test_parity_check_generates_inputs_sized_by_shapes_and_dims(variants: pytest.Pytester) -> None:
+    # parity_check took only given inputs: no way to size a generated one.
+    variants.makepyfile(
+        test_live="""
+        import pytest
+
+        pytestmark = pytest.mark.edge_model(original="pool.onnx", optimized="pool.onnx")
+
+        def test_dims(parity_check):
+            assert parity_check(dims={"height": 8, "width": 12}).ok
+
+        def test_shapes(parity_check):
+            assert parity_check(shapes={"x": (1, 3, 4, 4)}, seed=3).ok
+
+        @pytest.mark.edge_model(original="stateful.onnx", optimized="stateful.onnx")
+        def test_shared_batch(parity_check):
+            assert parity_check(batch=3).ok
+
+        def test_no_size(parity_check):
+            parity_check()
+        """
+    )
+    result = variants.runpytest("--edge-device=ort:cpu", "-p", "no:randomly")
+    result.assert_outcomes(passed=3, failed=1)
+    _match(
+        result,
+        [
+            "*parity_check: input 'x' [N,3,height,width] has a dynamic dimension 2 ('height') with no size, and generated "
+            "inputs need one: give it with parity_check(..., dims={'height': <size>}), or parity_check(..., shapes={'x': (4, 3, <height>, <width>)})"
+        ],
+    )
+    assert_clean(result)
+
+
 def test_bad_shapes_and_dims_are_named(variants: pytest.Pytester) -> None:
     variants.makepyfile(
         test_bad="""
