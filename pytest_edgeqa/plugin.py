@@ -13,13 +13,12 @@ import pytest
 from . import config as cfg
 from .devices import DeviceSpec, parse_device
 from .errors import ConfigError, EdgeQAError, Unsupported
-from .session import GOLDEN, RESULTS, EdgeSession
+from .session import GOLDEN, RESULTS, SESSION, EdgeSession
 from .usage import Usage
 
 if TYPE_CHECKING:
     from .runtimes import CompiledModel
 
-SESSION = pytest.StashKey[EdgeSession]()
 USAGE = pytest.StashKey[Usage]()  # every process: what it collected; the controller merges the rest
 
 
@@ -516,7 +515,7 @@ def golden_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Cal
     ) -> Any:
         __tracebackhide__ = True
         from .checks import run_golden
-        from .parity import spec_from_marker
+        from .parity_criteria import spec_from_marker
 
         with _as_outcome():
             cfg.golden_arguments(name=name, model=model, seed=seed, batch=batch, columns=columns)

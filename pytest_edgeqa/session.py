@@ -180,3 +180,6 @@ class EdgeSession:
             built = self._memo[key] = build()
         self._builds[str(built.path)] = built.info
         return built.path
+
+
+SESSION = pytest.StashKey[EdgeSession]()  # config.stash: this run's EdgeSession, set at configure time

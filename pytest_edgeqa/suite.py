@@ -469,7 +469,7 @@ def load(path: Path) -> Suite:
                         f"{path.name}: checks.latency.inputs: data, but the suite has no data.path to take rows from"
                     )
             else:
-                from .parity import spec_from_marker
+                from .parity_criteria import spec_from_marker
 
                 spec_from_marker((), {k: v for k, v in opts.items() if k not in PARITY_OWN_KEYS})
                 _sizes(opts, path, "checks.parity")
@@ -547,7 +547,7 @@ class SuiteNode(pytest.Collector):
         self.suite = suite
 
     def collect(self) -> Iterator[pytest.Item]:
-        from .plugin import SESSION
+        from .session import SESSION
 
         devices = self.config.stash[SESSION].settings.devices
         for check in self.suite.checks:
@@ -594,7 +594,8 @@ class SuiteItem(pytest.Item):
 
     def setup(self) -> None:
         from .config import device_allowed
-        from .plugin import SESSION, _gate
+        from .plugin import _gate
+        from .session import SESSION
 
         session = self.config.stash[SESSION]
         if self.suite.devices is not None and not device_allowed(self.device, self.suite.devices):
@@ -647,7 +648,7 @@ class SuiteItem(pytest.Item):
             pytest.skip(str(exc))
 
     def _run(self) -> None:
-        from .plugin import SESSION
+        from .session import SESSION
 
         session = self.config.stash[SESSION]
         marker = self._marker(session)
@@ -721,7 +722,7 @@ class SuiteItem(pytest.Item):
         else:
             from . import data as data_mod
             from .checks import run_golden
-            from .parity import spec_from_marker
+            from .parity_criteria import spec_from_marker
 
             samples = opts.get("samples", 32)
             source = None
