@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import golden as store
 from .errors import EdgeQAError
-from .parity import DEFAULTS, Comparison, Spec, compare, kind_of, render
+from .parity import Comparison, compare, render
+from .parity_criteria import DEFAULTS, Spec, kind_of
 from .session import GOLDEN, LIVE_PARITY, RESULTS
 
 if TYPE_CHECKING:
@@ -994,7 +995,7 @@ def run_parity(
     result of each call is noted on ``item`` for the reports. ``generate`` (seed, batch, shapes, dims)
     sizes inputs generated when ``inputs`` is None."""
     __tracebackhide__ = True
-    from .parity import spec_from_marker
+    from .parity_criteria import spec_from_marker
 
     if marker.optimized is None:
         raise EdgeQAError("parity_check: the edge_model marker has no 'optimized' model to compare with the original")

@@ -1,214 +1,17 @@
-"""Array comparison: criteria, float64 statistics, and failure tables that explain a mismatch."""
+"""Array comparison against parity criteria: float64 statistics, and failure tables that explain a mismatch."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from .config import short
-from .errors import ConfigError
+from .parity_criteria import Criteria, Spec, looks_like_class_scores
 
 MAX_LISTED = 20  # mismatching elements listed in a failure message
-
-
-@dataclass(frozen=True)
-class Criteria:
-    """What must hold for one output. ``None`` means the criterion is not applied."""
-
-    atol: float | None = None
-    rtol: float | None = None
-    max_mismatch: float = 0.0  # fraction of elements allowed outside atol + rtol*|ref|
-    max_abs_error: float | None = None
-    mean_abs_error: float | None = None
-    median_abs_error: float | None = None
-    quantile: float = 0.99  # which quantile quantile_abs_error bounds (and the report shows)
-    quantile_abs_error: float | None = None
-    cosine: float | None = None  # minimum cosine similarity
-    snr_db: float | None = None  # minimum signal-to-noise ratio
-    psnr_db: float | None = None  # minimum peak SNR (peak = max |reference|)
-    top_k: int | None = None  # top-k agreement along class_axis (k=1: argmax agreement)
-    top_k_agreement: float = 1.0  # fraction of rows whose top-k sets must agree
-    class_axis: int = -1
-    nan: str = "match"  # "match": NaN positions must agree; "ignore": skip elements where either is NaN
-    rel_floor: float | None = None  # relative error = |a-r| / max(|r|, floor); default 1e-3 * RMS(|r|)
-
-    @property
-    def elementwise(self) -> bool:
-        return self.atol is not None or self.rtol is not None
-
-    def applied(self) -> dict[str, Any]:
-        """The criteria in force, for manifests and reports."""
-        d = {k: v for k, v in asdict(self).items() if v is not None}
-        for key, default in (
-            ("max_mismatch", 0.0),
-            ("quantile", 0.99),
-            ("top_k_agreement", 1.0),
-            ("class_axis", -1),
-            ("nan", "match"),
-        ):
-            if d.get(key) == default:
-                d.pop(key)
-        return d
-
-
-CRITERIA_KEYS = tuple(f.name for f in fields(Criteria))
-
-
-def _number(key: str, value: Any, where: str, lo: float | None = None, hi: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ConfigError(f"{where}: {key}={short(value)}; expected a number")
-    if math.isinf(value):
-        raise ConfigError(f"{where}: {key}={value!r}; expected a finite number (leave {key} out to not apply it)")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        bounds = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
-        raise ConfigError(f"{where}: {key}={value!r}; expected a number {bounds}")
-    return float(value)
-
-
-def criteria_from(options: Mapping[str, Any], where: str) -> Criteria:
-    """Validate criteria from a marker (or its ``outputs={name: {...}}`` entry)."""
-    unknown = sorted(set(options) - set(CRITERIA_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown argument {', '.join(map(repr, unknown))} (expected: {', '.join(CRITERIA_KEYS)})"
-        )
-    values: dict[str, Any] = {}
-    for key, value in options.items():
-        if key in (
-            "atol",
-            "max_abs_error",
-            "mean_abs_error",
-            "median_abs_error",
-            "quantile_abs_error",
-            "rel_floor",
-            "rtol",
-        ):
-            values[key] = _number(key, value, where, lo=0.0)
-        elif key in ("max_mismatch", "quantile", "top_k_agreement"):
-            values[key] = _number(key, value, where, lo=0.0, hi=1.0)
-        elif key == "cosine":
-            values[key] = _number(key, value, where, lo=-1.0, hi=1.0)
-        elif key in ("snr_db", "psnr_db"):
-            values[key] = _number(key, value, where)
-        elif key in ("top_k", "class_axis"):
-            if isinstance(value, bool) or not isinstance(value, int) or (key == "top_k" and value < 1):
-                raise ConfigError(
-                    f"{where}: {key}={short(value)}; expected {'a positive' if key == 'top_k' else 'an'} integer"
-                )
-            values[key] = value
-        elif key == "nan":
-            if not isinstance(value, str) or value not in ("match", "ignore"):
-                raise ConfigError(f"{where}: nan={short(value)}; expected 'match' or 'ignore'")
-            values[key] = value
-    for key, needs in (("max_mismatch", ("atol", "rtol")), ("top_k_agreement", ("top_k",))):
-        if key in options and not any(n in options for n in needs):
-            raise ConfigError(
-                f"{where}: {key}={options[key]!r} applies to {' or '.join(needs)}, which {'is' if len(needs) == 1 else 'are'} not given"
-            )
-    c = Criteria(**values)
-    if c.atol is not None and c.rtol is None:
-        c = replace(c, rtol=0.0)
-    if c.rtol is not None and c.atol is None:
-        c = replace(c, atol=0.0)
-    return c
-
-
-@dataclass(frozen=True)
-class Spec:
-    """Criteria per output: explicit ones, a default for the rest, or (neither given) defaults by kind."""
-
-    default: Criteria | None = None
-    outputs: Mapping[str, Criteria] = field(default_factory=dict)
-    # A top-level class_axis without criteria: the defaults apply along it (with the other top-level
-    # modifiers given beside it), their top-k to every output that has the axis.
-    class_axis: int | None = None
-    modifiers: Mapping[str, Any] = field(default_factory=dict)
-
-    def for_output(self, name: str, kind: str) -> tuple[Criteria, str]:
-        if name in self.outputs:
-            return self.outputs[name], "marker outputs=" + name
-        if self.default is not None:
-            return self.default, "marker"
-        if self.class_axis is not None:
-            given = ", ".join(f"{k}={v!r}" for k, v in self.modifiers.items())
-            return replace(DEFAULTS[kind], **self.modifiers), f"default for {kind}, {given}"
-        return DEFAULTS[kind], f"default for {kind}"
-
-
-def looks_like_class_scores(shape: tuple[int, ...]) -> bool:
-    """Whether an output is shaped like class scores, [N, C] with C >= 2: the outputs the defaults' top-k
-    judges. A rank-3 [N, T, C] output is not: it is as often a piano roll, a spectrogram or hidden states as
-    per-step class scores (give top_k, or class_axis, to judge those), and neither are maps such as
-    [N, 1, H, W] or a single score [N, 1]."""
-    return len(shape) == 2 and shape[1] >= 2
-
-
-# What each output inherits from the top level of the marker: how to compare, not what must hold.
-INHERITED = ("nan", "class_axis", "quantile", "rel_floor")
-# Criteria proper: what must hold. A set of only modifiers would judge nothing but NaN positions.
-JUDGING = tuple(k for k in CRITERIA_KEYS if k not in (*INHERITED, "max_mismatch", "top_k_agreement"))
-
-
-def spec_from_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str = "parity marker") -> Spec:
-    """Validate the marker's arguments (``where`` names their source in errors). Top-level modifiers
-    (nan, class_axis, quantile, rel_floor) without a criterion only pass down to ``outputs=``: outputs not
-    named then keep the defaults by kind. A criteria set that would judge nothing is refused."""
-    if args:
-        raise ConfigError(f"{where}: takes keyword arguments only, e.g. parity(cosine=0.999, top_k=1)")
-    options = dict(kwargs)
-    per_output = options.pop("outputs", None) or {}
-    if not isinstance(per_output, Mapping) or not all(isinstance(v, Mapping) for v in per_output.values()):
-        raise ConfigError(f"{where}: outputs= expects {{output name: {{criterion: value}}}}")
-    default = criteria_from(options, where) if options else None
-    class_axis, modifiers = None, {}
-    if default is not None and not any(k in options for k in JUDGING):
-        if "class_axis" in options:  # the defaults' top-k along this axis, for every output that has it
-            class_axis = default.class_axis
-            modifiers = {k: getattr(default, k) for k in INHERITED if k in options}
-        elif not per_output:
-            raise ConfigError(
-                f"{where}: {', '.join(f'{k}={short(v)}' for k, v in options.items())} sets no criterion, so "
-                f"nothing would be checked; add one of {', '.join(JUDGING)} (or leave the marker out for the "
-                "defaults by precision)"
-            )
-        default = None  # only modifiers for the outputs below; the outputs not named keep the defaults
-    outputs = {}
-    for name, opts in per_output.items():
-        label = f"{where} outputs[{name!r}]"
-        if not any(k in opts for k in JUDGING):
-            raise ConfigError(
-                f"{label}: sets no criterion, so nothing would be checked; add one of {', '.join(JUDGING)}"
-            )
-        base = {k: v for k, v in (options.items()) if k in INHERITED}
-        outputs[str(name)] = criteria_from({**base, **opts}, label)
-    return Spec(default=default, outputs=outputs, class_axis=class_axis, modifiers=modifiers)
-
-
-# Defaults when the marker gives no numbers, by what the compared model is. The README states them.
-DEFAULTS: Mapping[str, Criteria] = {
-    "f32": Criteria(atol=1e-4, rtol=1e-4),
-    "f16": Criteria(atol=1e-2, rtol=1e-2, max_mismatch=0.001),
-    "bf16": Criteria(atol=6e-2, rtol=6e-2, max_mismatch=0.001),
-    "int8": Criteria(cosine=0.995, snr_db=20.0, top_k=1, top_k_agreement=0.95),
-    "int4": Criteria(cosine=0.98, snr_db=15.0, top_k=1, top_k_agreement=0.90),
-}
-
-
-def kind_of(precision: str, weights: str | None) -> str:
-    """The default-criteria kind for a model: integer weights first, then the lowest float precision
-    among the inference precision in force and the weights' storage type."""
-    if weights in ("int8", "int4"):
-        return weights
-    if precision == "bf16":
-        return "bf16"
-    return "f16" if "f16" in (precision, weights) else "f32"
-
-
-# ------------------------------------------------------------------------------------------ comparison
 
 
 @dataclass
@@ -301,35 +104,76 @@ def _compare_output(
     name: str, actual: np.ndarray, reference: np.ndarray, criteria: Criteria, source: str
 ) -> OutputReport:
     rep = OutputReport(name, True, criteria, source, tuple(actual.shape), actual.dtype.name, reference.dtype.name)
-    if actual.shape != reference.shape:
-        rep.problems.append(f"shape {tuple(actual.shape)} differs from the reference's {tuple(reference.shape)}")
-    kinds = {actual.dtype.kind, reference.dtype.kind}
-    if not kinds <= {"f", "c"} and len(kinds) > 1 and not kinds <= {"i", "u"}:
-        rep.problems.append(f"dtype {actual.dtype.name} is not comparable with the reference's {reference.dtype.name}")
+    rep.problems += _structure_problems(actual, reference)
     if rep.problems:
         rep.ok = False
         return rep
-    n = int(actual.size)
-    if not kinds <= {"f"}:  # integer and bool outputs compare exactly
-        diff = actual != reference
-        bad = int(np.count_nonzero(diff))
-        rep.stats = {"elements": n, "mismatches": bad, "exact": True}
-        if bad:
-            rep.ok = False
-            rep.failed.append(f"exact equality ({actual.dtype.name}): {bad}/{n} elements differ")
-            idx = np.argwhere(diff)[:MAX_LISTED]
-            rep.listed = [
-                (
-                    tuple(int(i) for i in ix),
-                    float(reference[tuple(ix)]),
-                    float(actual[tuple(ix)]),
-                    float("nan"),
-                    float("nan"),
-                )
-                for ix in idx
-            ]
+    if not {actual.dtype.kind, reference.dtype.kind} <= {"f"}:  # integer and bool outputs compare exactly
+        _compare_exact(rep, actual, reference)
         return rep
+    e = _errors(actual, reference, criteria)
+    stats: dict[str, Any] = {"elements": int(actual.size), "nan_mismatches": int(np.count_nonzero(e.nan_mismatch))}
+    stats.update(_error_stats(e, criteria))
+    stats.update(_similarity_stats(e.a[e.finite], e.r[e.finite]))
+    agree = _top_k_stat(stats, e, criteria)
+    outside = _judge_elementwise(rep, stats, e, criteria)
+    _judge_bounds(rep, stats, criteria)
+    _judge_top_k(rep, stats, agree, e.a, criteria)
+    if rep.failed:
+        rep.ok = False
+        _list_worst(rep, e, outside)
+    rep.stats = stats
+    return rep
 
+
+def _structure_problems(actual: np.ndarray, reference: np.ndarray) -> list[str]:
+    """Why the arrays cannot be compared value by value: shape, or dtypes of kinds that do not mix."""
+    problems = []
+    if actual.shape != reference.shape:
+        problems.append(f"shape {tuple(actual.shape)} differs from the reference's {tuple(reference.shape)}")
+    kinds = {actual.dtype.kind, reference.dtype.kind}
+    if not kinds <= {"f", "c"} and len(kinds) > 1 and not kinds <= {"i", "u"}:
+        problems.append(f"dtype {actual.dtype.name} is not comparable with the reference's {reference.dtype.name}")
+    return problems
+
+
+def _compare_exact(rep: OutputReport, actual: np.ndarray, reference: np.ndarray) -> None:
+    """Integer and bool outputs: every element must be equal."""
+    n = int(actual.size)
+    diff = actual != reference
+    bad = int(np.count_nonzero(diff))
+    rep.stats = {"elements": n, "mismatches": bad, "exact": True}
+    if bad:
+        rep.ok = False
+        rep.failed.append(f"exact equality ({actual.dtype.name}): {bad}/{n} elements differ")
+        idx = np.argwhere(diff)[:MAX_LISTED]
+        rep.listed = [
+            (
+                tuple(int(i) for i in ix),
+                float(reference[tuple(ix)]),
+                float(actual[tuple(ix)]),
+                float("nan"),
+                float("nan"),
+            )
+            for ix in idx
+        ]
+
+
+@dataclass
+class _Errors:
+    """Elementwise errors of one float output, in float64, with the masks saying which elements count."""
+
+    a: np.ndarray
+    r: np.ndarray
+    considered: np.ndarray  # judged: not NaN in both (with nan='ignore': NaN in neither)
+    nan_mismatch: np.ndarray  # NaN in one only (none counted with nan='ignore')
+    finite: np.ndarray
+    abs_err: np.ndarray
+    abs_r: np.ndarray  # |reference|, 0 where it is not finite
+    rel_err: np.ndarray
+
+
+def _errors(actual: np.ndarray, reference: np.ndarray, criteria: Criteria) -> _Errors:
     a = actual.astype(np.float64)
     r = reference.astype(np.float64)
     a_nan, r_nan = np.isnan(a), np.isnan(r)
@@ -349,79 +193,110 @@ def _compare_output(
     rms = float(np.sqrt(np.mean(abs_r[finite] ** 2))) if finite.any() else 0.0
     floor = criteria.rel_floor if criteria.rel_floor is not None else max(1e-3 * rms, np.finfo(np.float64).tiny)
     rel_err = abs_err / np.maximum(abs_r, floor)
+    return _Errors(a, r, considered, nan_mismatch, finite, abs_err, abs_r, rel_err)
 
-    counted = abs_err[considered]
-    stats: dict[str, Any] = {"elements": n, "nan_mismatches": int(np.count_nonzero(nan_mismatch))}
-    if counted.size:
-        flat = int(np.argmax(np.where(considered, abs_err, -1.0)))
-        worst = tuple(int(i) for i in np.unravel_index(flat, a.shape)) if a.ndim else ()
-        stats.update(
-            max_abs_error=float(counted.max()),
-            max_rel_error=float(rel_err[considered].max()),
-            worst_index=worst,
-            worst_reference=float(r[worst] if worst else r),
-            worst_actual=float(a[worst] if worst else a),
-            mean_abs_error=float(counted.mean()),
-            median_abs_error=float(np.median(counted)),
-            quantile=criteria.quantile,
-            quantile_abs_error=float(np.quantile(counted, criteria.quantile)),
-        )
-    both = finite
-    if both.any():
-        av, rv = a[both], r[both]
-        # Cosine, SNR and PSNR are scale-free: scaling first keeps huge and tiny values from overflowing.
-        scale = max(float(np.max(np.abs(av))), float(np.max(np.abs(rv))))
-        if scale > 0:
-            av, rv = av / scale, rv / scale
-        na, nr = float(np.linalg.norm(av)), float(np.linalg.norm(rv))
-        if na and nr:
-            # 1 - |â - r̂|²/2 equals the cosine, is exactly 1 for identical vectors, and keeps its
-            # precision near 1, where thresholds like 0.9999 live (a dot product loses it there).
-            stats["cosine"] = max(-1.0, 1.0 - 0.5 * float(np.sum((av / na - rv / nr) ** 2)))
-        else:
-            stats["cosine"] = 1.0 if na == nr else 0.0
-        noise = float(np.sum((av - rv) ** 2))
-        stats["snr_db"] = _db(float(np.sum(rv**2)), noise)
-        stats["psnr_db"] = _db(float(np.max(np.abs(rv))) ** 2, noise / av.size)
+
+def _error_stats(e: _Errors, criteria: Criteria) -> dict[str, Any]:
+    """Absolute and relative errors over the elements considered: worst (and where), mean, median, quantile."""
+    counted = e.abs_err[e.considered]
+    if not counted.size:
+        return {}
+    a, r = e.a, e.r
+    flat = int(np.argmax(np.where(e.considered, e.abs_err, -1.0)))
+    worst = tuple(int(i) for i in np.unravel_index(flat, a.shape)) if a.ndim else ()
+    return dict(
+        max_abs_error=float(counted.max()),
+        max_rel_error=float(e.rel_err[e.considered].max()),
+        worst_index=worst,
+        worst_reference=float(r[worst] if worst else r),
+        worst_actual=float(a[worst] if worst else a),
+        mean_abs_error=float(counted.mean()),
+        median_abs_error=float(np.median(counted)),
+        quantile=criteria.quantile,
+        quantile_abs_error=float(np.quantile(counted, criteria.quantile)),
+    )
+
+
+def _similarity_stats(av: np.ndarray, rv: np.ndarray) -> dict[str, Any]:
+    """Cosine, SNR and PSNR over the elements finite in both."""
+    if not av.size:
+        return {}
+    stats: dict[str, Any] = {}
+    # Cosine, SNR and PSNR are scale-free: scaling first keeps huge and tiny values from overflowing.
+    scale = max(float(np.max(np.abs(av))), float(np.max(np.abs(rv))))
+    if scale > 0:
+        av, rv = av / scale, rv / scale
+    na, nr = float(np.linalg.norm(av)), float(np.linalg.norm(rv))
+    if na and nr:
+        # 1 - |â - r̂|²/2 equals the cosine, is exactly 1 for identical vectors, and keeps its
+        # precision near 1, where thresholds like 0.9999 live (a dot product loses it there).
+        stats["cosine"] = max(-1.0, 1.0 - 0.5 * float(np.sum((av / na - rv / nr) ** 2)))
+    else:
+        stats["cosine"] = 1.0 if na == nr else 0.0
+    noise = float(np.sum((av - rv) ** 2))
+    stats["snr_db"] = _db(float(np.sum(rv**2)), noise)
+    stats["psnr_db"] = _db(float(np.max(np.abs(rv))) ** 2, noise / av.size)
+    return stats
+
+
+def _top_k_stat(stats: dict[str, Any], e: _Errors, criteria: Criteria) -> float | None:
+    """Top-k agreement along the class axis, added to ``stats`` when it applies."""
     k = criteria.top_k or 1
     # Shown without the criterion only for class scores: argmax along a map's last axis means nothing.
-    shown = criteria.top_k is not None or (criteria.class_axis == -1 and looks_like_class_scores(a.shape))
-    agree = _topk_agreement(np.nan_to_num(a), np.nan_to_num(r), k, criteria.class_axis) if shown else None
+    shown = criteria.top_k is not None or (criteria.class_axis == -1 and looks_like_class_scores(e.a.shape))
+    agree = _topk_agreement(np.nan_to_num(e.a), np.nan_to_num(e.r), k, criteria.class_axis) if shown else None
     if agree is not None:
         stats[f"top{k}_agreement"] = agree
+    return agree
 
-    # Elementwise: |a - r| <= atol + rtol * |r|, the numpy.allclose / torch.allclose meaning.
-    outside = nan_mismatch.copy()
-    if criteria.elementwise:
-        atol, rtol = criteria.atol or 0.0, criteria.rtol or 0.0
-        outside |= considered & (abs_err > atol + rtol * abs_r)
-        bad = int(np.count_nonzero(outside))
-        stats["mismatches"] = bad
-        allowed = math.floor(criteria.max_mismatch * n)
-        if bad > allowed:
-            pct = 100.0 * bad / max(n, 1)
-            rep.failed.append(
-                f"|a - r| <= atol + rtol*|r| (atol={_fmt(atol)}, rtol={_fmt(rtol)}): {bad}/{n} elements "
-                f"({pct:.3g}%) outside, {allowed} allowed (max_mismatch={_fmt(criteria.max_mismatch)})"
-            )
-            need_atol = np.sort((abs_err - rtol * abs_r)[considered])
-            need_rtol = np.sort(
-                np.where(
-                    abs_r > 0, (abs_err - atol) / np.where(abs_r > 0, abs_r, 1), np.where(abs_err > atol, np.inf, 0)
-                )[considered]
-            )
-            if need_atol.size > allowed:
-                pos = need_atol.size - 1 - allowed
-                rep.would_pass.append(f"atol >= {_fmt(max(float(need_atol[pos]), 0.0))} (rtol={_fmt(rtol)})")
-                rep.would_pass.append(f"rtol >= {_fmt(max(float(need_rtol[pos]), 0.0))} (atol={_fmt(atol)})")
-                rep.loosen["atol"] = max(float(need_atol[pos]), 0.0)
-            if nan_mismatch.any():
-                rep.would_pass.append("nan='ignore' (NaN positions differ)")
-                rep.loosen["nan"] = "ignore"
-    elif nan_mismatch.any():
-        rep.failed.append(f"NaN positions differ at {int(nan_mismatch.sum())} elements (nan='match')")
+
+def _judge_elementwise(rep: OutputReport, stats: dict[str, Any], e: _Errors, criteria: Criteria) -> np.ndarray:
+    """Elementwise: |a - r| <= atol + rtol * |r|, the numpy.allclose / torch.allclose meaning. NaN positions
+    must agree (nan='match'). Returns the elements outside."""
+    outside = e.nan_mismatch.copy()
+    if not criteria.elementwise:
+        if e.nan_mismatch.any():
+            rep.failed.append(f"NaN positions differ at {int(e.nan_mismatch.sum())} elements (nan='match')")
+            rep.loosen["nan"] = "ignore"
+        return outside
+    n = int(e.a.size)
+    atol, rtol = criteria.atol or 0.0, criteria.rtol or 0.0
+    outside |= e.considered & (e.abs_err > atol + rtol * e.abs_r)
+    bad = int(np.count_nonzero(outside))
+    stats["mismatches"] = bad
+    allowed = math.floor(criteria.max_mismatch * n)
+    if bad <= allowed:
+        return outside
+    pct = 100.0 * bad / max(n, 1)
+    rep.failed.append(
+        f"|a - r| <= atol + rtol*|r| (atol={_fmt(atol)}, rtol={_fmt(rtol)}): {bad}/{n} elements "
+        f"({pct:.3g}%) outside, {allowed} allowed (max_mismatch={_fmt(criteria.max_mismatch)})"
+    )
+    _loosen_elementwise(rep, e, atol, rtol, allowed)
+    return outside
+
+
+def _loosen_elementwise(rep: OutputReport, e: _Errors, atol: float, rtol: float, allowed: int) -> None:
+    """The smallest atol (or rtol) that leaves no more than ``allowed`` elements outside."""
+    abs_err, abs_r = e.abs_err, e.abs_r
+    need_atol = np.sort((abs_err - rtol * abs_r)[e.considered])
+    need_rtol = np.sort(
+        np.where(abs_r > 0, (abs_err - atol) / np.where(abs_r > 0, abs_r, 1), np.where(abs_err > atol, np.inf, 0))[
+            e.considered
+        ]
+    )
+    if need_atol.size > allowed:
+        pos = need_atol.size - 1 - allowed
+        rep.would_pass.append(f"atol >= {_fmt(max(float(need_atol[pos]), 0.0))} (rtol={_fmt(rtol)})")
+        rep.would_pass.append(f"rtol >= {_fmt(max(float(need_rtol[pos]), 0.0))} (atol={_fmt(atol)})")
+        rep.loosen["atol"] = max(float(need_atol[pos]), 0.0)
+    if e.nan_mismatch.any():
+        rep.would_pass.append("nan='ignore' (NaN positions differ)")
         rep.loosen["nan"] = "ignore"
 
+
+def _judge_bounds(rep: OutputReport, stats: dict[str, Any], criteria: Criteria) -> None:
+    """Bounds on the error statistics (at most) and on cosine, SNR and PSNR (at least)."""
     for key in ("max_abs_error", "mean_abs_error", "median_abs_error", "quantile_abs_error"):
         bound = getattr(criteria, key)
         if bound is not None and stats.get(key, 0.0) > bound:
@@ -435,28 +310,34 @@ def _compare_output(
             rep.failed.append(f"{label} >= {_fmt(bound)}: got {_fmt(stats.get(key, float('nan')))}")
             rep.would_pass.append(f"{key} <= {_fmt(stats.get(key, float('nan')))}")
             rep.loosen[key] = stats.get(key, float("nan"))
-    if criteria.top_k is not None:
-        if agree is None:  # a regression head or a scalar: top-k does not apply to this output
-            stats[f"top{k}_agreement"] = "n/a"
-        elif agree < criteria.top_k_agreement:
-            rows = round((1 - agree) * (a.size // a.shape[criteria.class_axis]))
-            rep.failed.append(
-                f"top-{k} agreement >= {_fmt(criteria.top_k_agreement)}: got {_fmt(agree)} ({rows} rows disagree)"
-            )
-            rep.would_pass.append(f"top_k_agreement <= {_fmt(agree)}")
-            rep.loosen["top_k_agreement"] = agree
 
-    if rep.failed:
-        rep.ok = False
-        where = outside if criteria.elementwise or nan_mismatch.any() else considered & (abs_err > 0)
-        order = np.argsort(-np.where(where, abs_err, -1.0), axis=None, kind="stable")[
-            : min(MAX_LISTED, int(where.sum()))
-        ]
-        for flat in order:
-            ix = tuple(int(i) for i in np.unravel_index(int(flat), a.shape)) if a.ndim else ()
-            rep.listed.append((ix, float(r[ix]), float(a[ix]), float(abs_err[ix]), float(rel_err[ix])))
-    rep.stats = stats
-    return rep
+
+def _judge_top_k(
+    rep: OutputReport, stats: dict[str, Any], agree: float | None, a: np.ndarray, criteria: Criteria
+) -> None:
+    if criteria.top_k is None:
+        return
+    k = criteria.top_k
+    if agree is None:  # a regression head or a scalar: top-k does not apply to this output
+        stats[f"top{k}_agreement"] = "n/a"
+    elif agree < criteria.top_k_agreement:
+        rows = round((1 - agree) * (a.size // a.shape[criteria.class_axis]))
+        rep.failed.append(
+            f"top-{k} agreement >= {_fmt(criteria.top_k_agreement)}: got {_fmt(agree)} ({rows} rows disagree)"
+        )
+        rep.would_pass.append(f"top_k_agreement <= {_fmt(agree)}")
+        rep.loosen["top_k_agreement"] = agree
+
+
+def _list_worst(rep: OutputReport, e: _Errors, outside: np.ndarray) -> None:
+    """The worst elements of a failed output, for the failure table: those outside the tolerance when one
+    applies (or NaN positions differ), else any that differ."""
+    a, abs_err = e.a, e.abs_err
+    where = outside if rep.criteria.elementwise or e.nan_mismatch.any() else e.considered & (abs_err > 0)
+    order = np.argsort(-np.where(where, abs_err, -1.0), axis=None, kind="stable")[: min(MAX_LISTED, int(where.sum()))]
+    for flat in order:
+        ix = tuple(int(i) for i in np.unravel_index(int(flat), a.shape)) if a.ndim else ()
+        rep.listed.append((ix, float(e.r[ix]), float(a[ix]), float(abs_err[ix]), float(e.rel_err[ix])))
 
 
 def compare(

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from pytest_edgeqa.errors import ConfigError
-from pytest_edgeqa.parity import Criteria, Spec, compare, compare_output, criteria_from, render, spec_from_marker
+from pytest_edgeqa.parity import compare, compare_output, render
+from pytest_edgeqa.parity_criteria import Criteria, Spec, criteria_from, spec_from_marker
 
 RNG = np.random.default_rng(0)
 REF = RNG.normal(size=(16, 10)).astype(np.float32)
