@@ -16,7 +16,7 @@ DIGITS = ROOT / "suites" / "models" / "digits_cnn.onnx"
 def compile_model(path: Path, device: str = "CPU", **config: Any) -> Any:
     from pytest_edgeqa.devices import parse_device
     from pytest_edgeqa.models import ModelStore
-    from pytest_edgeqa.runtimes import CompileConfig
+    from pytest_edgeqa.types import CompileConfig
 
     store = ModelStore()
     return store.compile(store.model(path, ROOT, "benchmark"), parse_device(device), CompileConfig(**config))

@@ -23,7 +23,7 @@ def plugin_samples_per_s(batch: int, device: str, repeat: int, rows: int) -> tup
     from pytest_edgeqa.accuracy import outputs_of
     from pytest_edgeqa.devices import parse_device
     from pytest_edgeqa.models import ModelStore
-    from pytest_edgeqa.runtimes import CompileConfig
+    from pytest_edgeqa.types import CompileConfig
 
     store = ModelStore()
     model = store.compile(

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import platform
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 from .errors import ConfigError
-
-Runtime = Literal["openvino", "onnxruntime"]
-
-OPENVINO: Runtime = "openvino"
-ONNXRUNTIME: Runtime = "onnxruntime"
+from .types import ONNXRUNTIME, OPENVINO, ORT_PROVIDERS, VIRTUAL, DeviceSpec, Runtime
 
 RUNTIME_PREFIXES: Mapping[str, Runtime] = {
     "ov": OPENVINO,
@@ -22,72 +16,12 @@ RUNTIME_PREFIXES: Mapping[str, Runtime] = {
     "onnxruntime": ONNXRUNTIME,
 }
 
-# OpenVINO's virtual devices: they schedule onto the candidate devices after the colon.
-VIRTUAL = ("AUTO", "HETERO", "MULTI", "BATCH")
-
-# Short names for ONNX Runtime execution providers, as users type them after ``ort:``.
-ORT_PROVIDERS: Mapping[str, str] = {
-    "cpu": "CPUExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "tensorrt": "TensorrtExecutionProvider",
-    "openvino": "OpenVINOExecutionProvider",
-    "dml": "DmlExecutionProvider",
-    "coreml": "CoreMLExecutionProvider",
-    "qnn": "QNNExecutionProvider",
-    "rocm": "ROCMExecutionProvider",
-    "migraphx": "MIGraphXExecutionProvider",
-    "xnnpack": "XnnpackExecutionProvider",
-    "nnapi": "NnapiExecutionProvider",
-    "cann": "CANNExecutionProvider",
-    "acl": "ACLExecutionProvider",
-    "armnn": "ArmNNExecutionProvider",
-    "vitisai": "VitisAIExecutionProvider",
-    "webgpu": "WebGpuExecutionProvider",
-    "azure": "AzureExecutionProvider",
-}
-_ORT_SHORT = {full: short for short, full in ORT_PROVIDERS.items()}
-
 _OV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*(\.\d+)?$")
 
 DEVICE_SYNTAX = (
     "expected [runtime:]DEVICE such as CPU, GPU, GPU.1, NPU, AUTO, AUTO:GPU,CPU, "
     "HETERO:NPU,CPU (OpenVINO) or ort:cpu, ort:cuda, ort:tensorrt, ort:openvino (ONNX Runtime)"
 )
-
-
-@dataclass(frozen=True)
-class DeviceSpec:
-    """One target: a runtime plus the device (OpenVINO) or execution provider (ONNX Runtime)."""
-
-    runtime: Runtime
-    name: str  # OpenVINO device string ("GPU.1", "AUTO:GPU,CPU") or full ORT provider name
-
-    @property
-    def id(self) -> str:
-        """The spelling used in test ids, skip reasons and reports."""
-        if self.runtime == ONNXRUNTIME:
-            return "ort:" + _ORT_SHORT.get(self.name, self.name)
-        return self.name
-
-    @property
-    def virtual(self) -> str | None:
-        head = self.name.split(":", 1)[0]
-        return head if self.runtime == OPENVINO and head in VIRTUAL else None
-
-    @property
-    def candidates(self) -> tuple[str, ...]:
-        """Devices a virtual device schedules onto, in priority order (AUTO's ``-X`` exclusions left out)."""
-        if not self.virtual or ":" not in self.name:
-            return ()
-        return tuple(c for c in self.name.split(":", 1)[1].split(",") if not c.startswith("-"))
-
-    @property
-    def family(self) -> str:
-        """``GPU`` for ``GPU.1``; the provider for ONNX Runtime."""
-        return self.name.split(".", 1)[0] if self.runtime == OPENVINO else self.name
-
-    def __str__(self) -> str:
-        return self.id
 
 
 def _parse_ov_name(name: str, token: str) -> str:
@@ -183,7 +117,7 @@ class Inventory:
             why = dict(self.problems).get(runtime, "not installed")
             return f"{label} is not usable: {why}"
         if runtime == ONNXRUNTIME:
-            return f"{label} has: " + ", ".join("ort:" + _ORT_SHORT.get(p, p) for p in found)
+            return f"{label} has: " + ", ".join(DeviceSpec(ONNXRUNTIME, p).id for p in found)
         return f"{label} has: " + (", ".join(found) or "no devices")
 
     def _ov_has(self, name: str) -> bool:
@@ -268,31 +202,3 @@ def fallback(spec: DeviceSpec, execution: Iterable[str], inventory: Inventory) -
     if ran and all(d == spec.name or (d.split(".", 1)[0] == spec.name) for d in ran):
         return None
     return f"fell back: asked for {spec.id} but OpenVINO runs it on {', '.join(ran) or 'nothing'}"
-
-
-def _cpuinfo(field: str) -> str | None:
-    """The first value of ``field`` in /proc/cpuinfo (Linux); None elsewhere."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith(field):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
-def cpu_name() -> str:
-    """The host CPU's marketing name, else what ``platform`` knows."""
-    return _cpuinfo("model name") or platform.processor() or platform.machine()
-
-
-_NUMERIC_FLAGS = re.compile(r"^(avx2|fma|f16c|avx512\w*|avx_vnni\w*|amx\w*|sse4_2)$")
-
-
-def cpu_features() -> list[str]:
-    """The CPU flags that change numerics: vector widths, VNNI, AMX, bf16/fp16 support."""
-    flags = _cpuinfo("flags")
-    if flags is None:
-        return [platform.machine()]
-    return sorted({f for f in flags.split() if _NUMERIC_FLAGS.match(f)})

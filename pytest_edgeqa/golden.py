@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from .devices import cpu_features
 from .errors import EdgeQAError
 from .files import write_atomic
 from .runtimes import contiguous
+from .runtimes.host import cpu_features
 from .usage import Usage
 
 SCHEMA = 1

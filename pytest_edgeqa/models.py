@@ -8,30 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .devices import ONNXRUNTIME, DeviceSpec, Runtime
 from .errors import ModelError, Unsupported
 from .files import sha256_of
+from .types import ONNXRUNTIME, DeviceSpec, ModelFile, Runtime
 
 if TYPE_CHECKING:
-    from .runtimes import CompileConfig, CompiledModel, Engine
+    from .runtimes import CompiledModel
+    from .runtimes.engines import Engine
+    from .types import CompileConfig
 
 FORMATS = {".onnx": "onnx", ".xml": "ir"}
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"
-
-
-@dataclass(frozen=True)
-class ModelFile:
-    """A model on disk: its main file, every file it consists of, and their joint sha256."""
-
-    path: Path
-    format: str  # "onnx" | "ir"
-    files: tuple[Path, ...]
-    sha256: str
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
 
 _EXPECTED = "expected an ONNX model (.onnx) or OpenVINO IR (.xml with its .bin beside it)"
 _KINDS = (
@@ -141,7 +128,7 @@ class ModelStore:
 
     def engine(self, runtime: Runtime) -> Engine:
         if runtime not in self._engines:
-            from .runtimes import engine_for
+            from .runtimes.engines import engine_for
 
             self._engines[runtime] = engine_for(runtime, cache_dir=self.cache_dir)
         return self._engines[runtime]

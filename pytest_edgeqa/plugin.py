@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 from . import config as cfg
-from .devices import DeviceSpec, parse_device
+from .devices import parse_device
+from .types import DeviceSpec
 from .errors import ConfigError, EdgeQAError, Unsupported
 from .session import GOLDEN, RESULTS, SESSION, EdgeSession
 from .usage import Usage

@@ -141,7 +141,7 @@ def _per_output(comparisons: Iterable[Any]) -> dict[str, dict[str, Any]]:
 def environment(devices: Iterable[str]) -> dict[str, Any]:
     import importlib.metadata as md
 
-    from .devices import cpu_features, cpu_name
+    from .runtimes.host import cpu_features, cpu_name
 
     versions = {}
     for dist in ("pytest-edgeqa", "pytest", "numpy", "openvino", "onnxruntime", "nncf", "datasets", "evaluate"):

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 from .config import Settings
-from .devices import DeviceSpec, Inventory, Runtime, discover, fallback
+from .devices import Inventory, discover, fallback
 from .errors import ConfigError, DeviceUnavailable, FallbackError, ModelError, NotHonoured, RequiredNotHonoured
 from .models import ModelStore
+from .types import DeviceSpec, Runtime
 
 T = TypeVar("T")
 
@@ -23,7 +24,8 @@ LIVE_PARITY = pytest.StashKey[dict]()  # device id -> checks.LiveParity: parity_
 GOLDEN = "edgeqa_golden"  # user_properties key: a golden an item touched
 
 if TYPE_CHECKING:
-    from .runtimes import CompileConfig, CompiledModel
+    from .runtimes import CompiledModel
+    from .types import CompileConfig
 
 
 @dataclass
@@ -140,7 +142,7 @@ class EdgeSession:
     def optimized(self, spec: Any, original_ref: Any, base_dir: Path, calibration: Any, metric: Any = None) -> Path:
         """The optimized model a recipe makes from the original: from the cache, or built now."""
         from . import optimize
-        from .runtimes import CompileConfig
+        from .types import CompileConfig
 
         original = self.store.model(original_ref, base_dir, "edge_model marker original")
         recipe = spec.recipe

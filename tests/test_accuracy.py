@@ -374,7 +374,7 @@ def test_throughput_path_matches_single_inference_call_after_call(device: str) -
     from pytest_edgeqa.accuracy import outputs_of
     from pytest_edgeqa.devices import parse_device
     from pytest_edgeqa.models import ModelStore
-    from pytest_edgeqa.runtimes import CompileConfig
+    from pytest_edgeqa.types import CompileConfig
 
     images = data.columns(data.load(SUITES / "data" / "digits", split="test"), ["image"])["image"]
     before = images.copy()

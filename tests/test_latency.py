@@ -594,7 +594,7 @@ def test_a_breach_on_a_saturated_cpu_is_not_judged_and_strict_fails_it(chains: p
     from pytest_edgeqa.devices import parse_device
     from pytest_edgeqa.latency import Schedule, measure
     from pytest_edgeqa.models import ModelStore
-    from pytest_edgeqa.runtimes import CompileConfig
+    from pytest_edgeqa.types import CompileConfig
 
     store = ModelStore()
     model = store.compile(

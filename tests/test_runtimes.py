@@ -418,9 +418,8 @@ def test_a_0d_input_goes_whole_with_every_static_batch(pytester: pytest.Pytester
     import numpy as np
 
     from pytest_edgeqa.devices import parse_device
-    from pytest_edgeqa.models import ModelFile
-    from pytest_edgeqa.runtimes import CompileConfig
     from pytest_edgeqa.runtimes.openvino import OpenVINOEngine
+    from pytest_edgeqa.types import CompileConfig, ModelFile
 
     path = pytester.path / "scalar.onnx"
     model = OpenVINOEngine().compile(ModelFile(path, "onnx", (path,), "-"), parse_device("CPU"), CompileConfig(batch=2))

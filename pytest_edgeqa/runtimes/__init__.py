@@ -1,4 +1,5 @@
-"""The small protocol every engine adapter implements, and what the adapters share."""
+"""What the engine adapters share: the compiled model's interface (checked inputs, runs, empty outputs), timing,
+and a runtime error in one line. Which adapter runs a runtime: runtimes/engines.py."""
 
 from __future__ import annotations
 
@@ -6,152 +7,17 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..devices import DeviceSpec, Runtime
 from ..errors import EdgeQAError, InputError, RunError
 
 if TYPE_CHECKING:
-    from ..models import ModelFile
-
-Dim = int | str  # a str is a dynamic dimension: its symbolic name, or "?"
-
-HINTS = ("LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT")
-PRECISIONS = ("f32", "f16", "bf16")
-REFERENCE = "reference"  # run at the model's declared precision
+    from ..types import RunInfo, TensorSpec
 
 _PRECISION_OF = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16", np.dtype(np.float64): "f64"}
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    name: str
-    shape: tuple[Dim, ...]
-    dtype: np.dtype[Any]
-
-    @property
-    def dynamic(self) -> bool:
-        return any(isinstance(d, str) for d in self.shape)
-
-    def __str__(self) -> str:
-        return f"{self.name}: {self.dtype.name}[{','.join(str(d) for d in self.shape)}]"
-
-
-@dataclass(frozen=True)
-class CompileConfig:
-    """How to compile: hashable, so compiled models can be memoized on it."""
-
-    hint: str = "LATENCY"
-    precision: str | None = None  # None: the device's default; "reference": the model's declared precision
-    threads: int | None = None
-    streams: int | None = None
-    properties: tuple[tuple[str, str], ...] = ()  # engine-specific extras, as strings
-    strict_device: bool = False  # forbid the engine's own fallback (ONNX Runtime's CPU EP)
-    batch: int | None = None  # OpenVINO: reshape a dynamic batch dimension (dim 0) to this static size
-    empty_outputs: tuple[str, ...] = ()  # outputs that may legitimately come out empty (no detections)
-    # OpenVINO: reshape these inputs (by declared name) to these static shapes before compiling, as
-    # benchmark_app -shape does: a model compiled with dynamic dims runs slower than its static form.
-    shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
-
-    def with_(self, **changes: Any) -> CompileConfig:
-        return CompileConfig(**{**asdict(self), **changes})
-
-
-@dataclass
-class RunInfo:
-    """What a compiled model actually is: recorded with every result."""
-
-    runtime: Runtime
-    runtime_version: str
-    device: str  # the requested spec's id
-    device_full_name: str
-    execution_devices: tuple[str, ...]
-    precision: str  # the inference precision in force
-    declared_precision: str  # what the model's float tensors declare
-    hint: str
-    model: str
-    model_sha256: str
-    compile_s: float
-    loaded_from_cache: bool | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    # Compile settings asked for (precision, hint, streams, threads, explicit properties) and what the
-    # compiled model reads back for them, as canonical strings ("f32", "LATENCY", "2", "true"); a key
-    # the runtime does not report is absent from ``granted``.
-    asked: dict[str, str] = field(default_factory=dict)
-    granted: dict[str, str] = field(default_factory=dict)
-    capabilities: dict[str, list[str]] = field(default_factory=dict)  # device -> what it says it can do
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["execution_devices"] = list(self.execution_devices)
-        return d
-
-    def not_honoured(self) -> list[tuple[str, str, str]]:
-        """(setting, asked, in force) for each compile setting that reads back different from the one asked."""
-        return [
-            (key, value, self.granted[key])
-            for key, value in self.asked.items()
-            if key in self.granted and canonical(value).casefold() != canonical(self.granted[key]).casefold()
-        ]
-
-    def describe_not_honoured(self, reference: bool = False) -> str:
-        """The settings not honoured, in words: what was asked, what the device runs, and (for a
-        precision) what the device says it can do. ``reference``: the precision asked was the model's
-        declared one."""
-        where = self.device if self.runtime == "onnxruntime" else ", ".join(self.execution_devices) or self.device
-        parts = []
-        for key, asked, got in self.not_honoured():
-            shown = asked if asked.isdigit() else repr(asked)
-            note = " (the model's declared precision)" if reference and key == "precision" else ""
-            text = f"{key}={shown} asked{note}, but {where} runs {got}"
-            if key in ("precision", "INFERENCE_PRECISION_HINT"):
-                text += f" ({self._precision_capabilities(canonical(asked))})"
-            parts.append(text)
-        return "; ".join(parts)
-
-    def _precision_capabilities(self, asked: str) -> str:
-        if self.runtime == "onnxruntime":
-            return "ONNX Runtime computes in the model's own types"
-        if not self.capabilities:
-            return "the device reports no capabilities"
-        wanted = {"f32": "FP32", "f16": "FP16", "bf16": "BF16"}.get(asked.lower(), asked.upper())
-        text = "; ".join(f"{dev} capabilities: {', '.join(caps)}" for dev, caps in self.capabilities.items())
-        return text if any(wanted in caps for caps in self.capabilities.values()) else f"{text}; no {wanted}"
-
-    def summary(self) -> str:
-        return (
-            f"{self.device} [{self.runtime} {self.runtime_version}] on {', '.join(self.execution_devices)} "
-            f"at {self.precision} (declared {self.declared_precision})"
-        )
-
-
-_ALIASES = {
-    "fp32": "f32",
-    "float32": "f32",
-    "fp16": "f16",
-    "float16": "f16",
-    "bfloat16": "bf16",
-    "yes": "true",
-    "no": "false",
-}
-
-
-def canonical(value: Any) -> str:
-    """One spelling for a setting's value, whatever type or spelling a runtime or a user gives it:
-    OpenVINO's Type -> "f32"/"bf16", enums -> their name, booleans and YES/NO -> "true"/"false"."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    name = getattr(value, "get_type_name", None)  # openvino.Type
-    if callable(name):
-        return str(name())
-    if not isinstance(value, (str, int, float)) and isinstance(getattr(value, "name", None), str):
-        value = value.name  # pybind11 enums (PerformanceMode.LATENCY -> "LATENCY")
-    text = str(value).strip()
-    return _ALIASES.get(text.lower(), text)
 
 
 def declared_precision(specs: tuple[TensorSpec, ...]) -> str:
@@ -331,29 +197,6 @@ def empty_output(
             text += ". The model is not run again (another inference of it after this can crash OpenVINO)"
         return text
     return None
-
-
-class Engine(Protocol):
-    """One inference engine: what it has, and how it compiles a model for a device."""
-
-    name: ClassVar[Runtime]
-
-    def version(self) -> str: ...
-
-    def compile(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> CompiledModel: ...
-
-    def compile_times(self, model: ModelFile, device: DeviceSpec, config: CompileConfig) -> dict[str, float | None]: ...
-
-
-def engine_for(runtime: Runtime, cache_dir: str | None = None) -> Engine:
-    """Import and create the adapter for ``runtime`` (the import is the expensive part, so it is here)."""
-    if runtime == "openvino":
-        from .openvino import OpenVINOEngine
-
-        return OpenVINOEngine(cache_dir=cache_dir)
-    from .onnxruntime import ORTEngine
-
-    return ORTEngine()
 
 
 class Stopwatch:

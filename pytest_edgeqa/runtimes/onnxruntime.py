@@ -9,22 +9,10 @@ from typing import Any, ClassVar
 import numpy as np
 import onnxruntime as ort
 
-from ..devices import ONNXRUNTIME, DeviceSpec, Runtime, cpu_name
 from ..errors import FallbackError, InputError, ModelError
-from ..models import ModelFile
-from . import (
-    REFERENCE,
-    CompileConfig,
-    CompiledModel,
-    RunInfo,
-    Stopwatch,
-    TensorSpec,
-    contiguous,
-    declared_precision,
-    empty_output,
-    first_line,
-    running,
-)
+from ..types import ONNXRUNTIME, REFERENCE, CompileConfig, DeviceSpec, ModelFile, RunInfo, Runtime, TensorSpec
+from . import CompiledModel, Stopwatch, contiguous, declared_precision, empty_output, first_line, running
+from .host import cpu_name
 
 CPU_EP = "CPUExecutionProvider"
 _ORT_DTYPES = {

@@ -9,18 +9,12 @@ from typing import Any, ClassVar
 import numpy as np
 import openvino as ov
 
-from ..devices import OPENVINO, DeviceSpec, Runtime
 from ..errors import InputError, ModelError
-from ..models import ModelFile
+from ..types import OPENVINO, REFERENCE, CompileConfig, DeviceSpec, ModelFile, RunInfo, Runtime, TensorSpec, canonical
 from . import (
-    REFERENCE,
-    CompileConfig,
     CompiledModel,
-    RunInfo,
     Stopwatch,
-    TensorSpec,
     batch_of,
-    canonical,
     declared_precision,
     describe_inputs,
     empty_output,
