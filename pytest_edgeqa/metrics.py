@@ -355,7 +355,7 @@ def resolve(
             f"register yours from conftest.py: def pytest_edgeqa_register(registry): registry.add_metric({metric!r}, fn)"
         )
     if registry is None or not registry.trust_code:
-        from .registry import describe, is_name
+        from .names import describe, is_name
 
         what = "a name" if is_name(metric) else describe(metric)
         raise ConfigError(

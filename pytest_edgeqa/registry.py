@@ -3,7 +3,6 @@ and whether ``--edge-trust-code`` lets markers load metric scripts and import fu
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,28 +11,7 @@ from typing import Any
 import pytest
 
 from .errors import ConfigError
-
-# What a suite, a marker or a fixture argument may use as the name of a registered metric or preprocess
-# function: a word, never a path, a hub id or an import path, so a name can be nothing but a name.
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}\Z")
-NAME_RULE = "a name: letters, digits, '_' and '-', at most 64, starting with a letter or '_'"
-
-
-def is_name(text: Any) -> bool:
-    return isinstance(text, str) and NAME.match(text) is not None
-
-
-def describe(text: str) -> str:
-    """What a string that is not a plain name looks like it is, for messages."""
-    if text.endswith(".py") or text.startswith((".", "/", "~")) or "\\" in text:
-        return "a path to a script"
-    if ":" in text:
-        return "an import path ('module:function')"
-    if text.count("/") == 1:
-        return "a Hugging Face Hub id"
-    if "/" in text:
-        return "a path"
-    return "not a plain name"
+from .names import NAME_RULE, is_name
 
 
 @dataclass
@@ -119,7 +97,7 @@ def registry_of(config: pytest.Config) -> Registry:
     __tracebackhide__ = True
     found = config.stash.get(REGISTRY, None)
     if found is None:
-        from .plugin import SESSION
+        from .session import SESSION
 
         registry = Registry(trust_code=config.stash[SESSION].settings.trust_code)
         try:
@@ -157,4 +135,4 @@ def trusted_code(
     )
 
 
-__all__ = ["NAME", "Registry", "is_name", "registry_of", "trusted_code"]
+__all__ = ["Registry", "registry_of", "trusted_code"]

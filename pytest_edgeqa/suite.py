@@ -161,7 +161,7 @@ def _given_sizes(opts: dict[str, Any]) -> dict[str, Any]:
 def _code_name(value: Any, path: Path, key: str, kind: str) -> None:
     """A suite is data: it names a metric or preprocess function (built in, or registered by the
     project's Python code); a path, a Hub id or an import path would make it load code, so none is."""
-    from .registry import NAME_RULE, describe, is_name
+    from .names import NAME_RULE, describe, is_name
 
     if is_name(value):
         return
