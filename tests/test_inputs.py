@@ -184,7 +184,7 @@ def test_shapes_and_dims_size_generated_inputs(variants: pytest.Pytester) -> Non
 
         def test_sizes_seen(original_model):
             import numpy as np
-            from pytest_edgeqa import data
+            from pytest_edgeqa import inputs as data
 
             declared = data.with_symbols(original_model.inputs, data.declared_shapes("pool.onnx"))
             shapes = data.generated_shapes({{"m": declared}}, batch=3, dims={{"height": 16, "width": 12}})
