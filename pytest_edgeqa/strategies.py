@@ -134,14 +134,7 @@ def model_inputs(
     specs = input_specs(model, _caller_dir())
     names = {s.name for s in specs}
     dims = dict(dims or {})
-    learned = _learned_ranges(dataset, specs, columns) if dataset is not None else {}
-    given_ranges = dict(ranges or {})
-    for key in given_ranges:
-        if key not in names:
-            raise ConfigError(
-                f"model_inputs: ranges names {key!r}, which is not an input (inputs: {', '.join(sorted(names))})"
-            )
-    value_ranges = {**learned, **given_ranges}
+    value_ranges = _value_ranges(specs, ranges, dataset, columns)
     symbols = {d for s in specs for d in s.shape if isinstance(d, str) and d != "?"}
     for key in dims:
         if key not in names and key not in symbols:
@@ -150,35 +143,63 @@ def model_inputs(
             )
     batch_bounds = _bounds(batch, "batch")
     symbol_bounds = {sym: _bounds(dims[sym], f"dims[{sym!r}]") for sym in symbols if sym in dims}  # type: ignore[arg-type]
-
-    # Each input's shape as a list of: a fixed int, a symbol drawn once for all inputs, or a private size.
-    plans: dict[str, list[Any]] = {}
-    for spec in specs:
-        if spec.name in dims:
-            whole = dims[spec.name]
-            if not isinstance(whole, tuple) or len(whole) != len(spec.shape):
-                raise ConfigError(
-                    f"model_inputs: dims[{spec.name!r}]={whole!r}; expected a shape of {len(spec.shape)} sizes for {spec.name} {list(spec.shape)}"
-                )
-            plans[spec.name] = [_bounds(d, f"dims[{spec.name!r}][{i}]") for i, d in enumerate(whole)]
-            continue
-        plan: list[Any] = []
-        for axis, d in enumerate(spec.shape):
-            if isinstance(d, int):
-                plan.append(d)
-            elif axis == 0:
-                plan.append(("batch",))
-            elif d in symbol_bounds:
-                plan.append((d,))
-            else:
-                raise ConfigError(
-                    f"model_inputs: input {spec.name!r} has a dynamic dimension {axis} ({d}) with no size: give dims={{{d!r}: (min, max)}}"
-                    if d != "?"
-                    else f"model_inputs: input {spec.name!r} has an unnamed dynamic dimension {axis}: give dims={{{spec.name!r}: (a full shape)}}"
-                )
-        plans[spec.name] = plan
+    plans = {spec.name: _shape_plan(spec, dims, symbol_bounds) for spec in specs}
     elements = {s.name: _elements(s, value_ranges) for s in specs}
+    return _draw_inputs(specs, plans, batch_bounds, symbol_bounds, elements)
 
+
+def _value_ranges(
+    specs: tuple[InputSpec, ...],
+    ranges: Mapping[str, tuple[float, float]] | None,
+    dataset: Any,
+    columns: Mapping[str, str] | None,
+) -> dict[str, tuple[float, float]]:
+    """Value bounds per input: those given, else those learned from ``dataset``."""
+    names = {s.name for s in specs}
+    learned = _learned_ranges(dataset, specs, columns) if dataset is not None else {}
+    given_ranges = dict(ranges or {})
+    for key in given_ranges:
+        if key not in names:
+            raise ConfigError(
+                f"model_inputs: ranges names {key!r}, which is not an input (inputs: {', '.join(sorted(names))})"
+            )
+    return {**learned, **given_ranges}
+
+
+def _shape_plan(spec: InputSpec, dims: Mapping[str, Any], symbol_bounds: Mapping[str, tuple[int, int]]) -> list[Any]:
+    """An input's shape as a list of: a fixed int, a symbol drawn once for all inputs (``("seq",)``, the
+    batch as ``("batch",)``), or a private size's bounds."""
+    if spec.name in dims:
+        whole = dims[spec.name]
+        if not isinstance(whole, tuple) or len(whole) != len(spec.shape):
+            raise ConfigError(
+                f"model_inputs: dims[{spec.name!r}]={whole!r}; expected a shape of {len(spec.shape)} sizes for {spec.name} {list(spec.shape)}"
+            )
+        return [_bounds(d, f"dims[{spec.name!r}][{i}]") for i, d in enumerate(whole)]
+    plan: list[Any] = []
+    for axis, d in enumerate(spec.shape):
+        if isinstance(d, int):
+            plan.append(d)
+        elif axis == 0:
+            plan.append(("batch",))
+        elif d in symbol_bounds:
+            plan.append((d,))
+        else:
+            raise ConfigError(
+                f"model_inputs: input {spec.name!r} has a dynamic dimension {axis} ({d}) with no size: give dims={{{d!r}: (min, max)}}"
+                if d != "?"
+                else f"model_inputs: input {spec.name!r} has an unnamed dynamic dimension {axis}: give dims={{{spec.name!r}: (a full shape)}}"
+            )
+    return plan
+
+
+def _draw_inputs(
+    specs: tuple[InputSpec, ...],
+    plans: Mapping[str, list[Any]],
+    batch_bounds: tuple[int, int],
+    symbol_bounds: Mapping[str, tuple[int, int]],
+    elements: Mapping[str, st.SearchStrategy[Any]],
+) -> st.SearchStrategy[dict[str, np.ndarray]]:
     @st.composite
     def draw_inputs(draw: st.DrawFn) -> dict[str, np.ndarray]:
         sizes = {"batch": draw(st.integers(*batch_bounds), label="batch")}
