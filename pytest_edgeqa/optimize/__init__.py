@@ -1,4 +1,6 @@
-"""Optimization recipes: a registry (name -> build function) and a content-addressed, xdist-safe cache.
+"""Optimization recipes: the registry of recipes by name, what a marker or suite asks for (a RecipeSpec),
+and a content-addressed, xdist-safe cache of what they build. How a recipe is written: optimize/base.py;
+the built-in recipes: optimize/recipes.py.
 
 A recipe turns the original model into an optimized one. The cache key hashes the original's bytes,
 the recipe and its options, the calibration data's fingerprint and the versions of nncf, openvino and
@@ -25,79 +27,20 @@ import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, EdgeQAError
+from ..errors import ConfigError
 from ..files import sha256_of
+from .base import RECIPES, Context, Option, Recipe, RecipeError, Samples, recipe
 
 ENTRY_POINT_GROUP = "pytest_edgeqa.recipes"
 _NOT_RECIPE_KEYS = ("recipe", "calibration")
 
 
-class RecipeError(EdgeQAError):
-    """A recipe that cannot apply to this model (the message says why)."""
-
-
-@dataclass(frozen=True)
-class Option:
-    """A recipe option: its type (or the tuple of allowed values) and its default."""
-
-    kind: Any
-    default: Any = None
-    valid: Callable[[Any], bool] | None = None  # an extra range check
-    expected: str = ""  # what ``valid`` wants, for the error message
-
-    def check(self, recipe: str, key: str, value: Any) -> Any:
-        value = self._typed(recipe, key, value)
-        if self.valid is not None and value is not None and not self.valid(value):
-            raise ConfigError(f"recipe {recipe!r}: {key}={value!r}; expected {self.expected}")
-        return value
-
-    def _typed(self, recipe: str, key: str, value: Any) -> Any:
-        if isinstance(self.kind, tuple):
-            if value not in self.kind:
-                raise ConfigError(
-                    f"recipe {recipe!r}: {key}={value!r}; expected one of {', '.join(map(repr, self.kind))}"
-                )
-            return value
-        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        if self.kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ConfigError(f"recipe {recipe!r}: {key}={value!r}; expected a positive integer")
-        if not isinstance(value, self.kind) or (isinstance(value, bool) and self.kind is not bool):
-            raise ConfigError(
-                f"recipe {recipe!r}: {key}={value!r}; expected {self.expected or getattr(self.kind, '__name__', self.kind)}"
-            )
-        return value
-
-
-@dataclass(frozen=True)
-class Recipe:
-    name: str
-    build: Callable[[Context], Path]
-    options: Mapping[str, Option]
-    calibration: bool = False  # needs calibration samples
-    validation: bool = False  # needs labelled samples and a metric
-    doc: str = ""
-
-
-RECIPES: dict[str, Recipe] = {}
 _ENTRY_POINTS_LOADED = [False]
-
-
-def recipe(
-    name: str, *, options: Mapping[str, Option] | None = None, calibration: bool = False, validation: bool = False
-) -> Callable[[Callable[[Context], Path]], Callable[[Context], Path]]:
-    """Register a recipe under ``name`` (a later registration of the same name replaces it)."""
-
-    def register(fn: Callable[[Context], Path]) -> Callable[[Context], Path]:
-        RECIPES[name] = Recipe(name, fn, dict(options or {}), calibration, validation, (fn.__doc__ or "").strip())
-        return fn
-
-    return register
 
 
 def registry() -> dict[str, Recipe]:
@@ -157,43 +100,6 @@ def parse_spec(ref: Any, where: str) -> RecipeSpec:
             f"{where}: recipe {name!r} needs calibration data: add calibration=<fixture name, dataset path or {{path, split}}>"
         )
     return RecipeSpec(name, options, calibration)
-
-
-@dataclass
-class Samples:
-    """Calibration (and, for accuracy-aware recipes, validation) data, already as arrays."""
-
-    inputs: dict[str, Any]  # model input name -> array (samples first)
-    fingerprint: str
-    labels: Any = None
-
-    def __len__(self) -> int:
-        from ..runtimes import batch_of
-
-        return batch_of(self.inputs)  # a 0-d input (a scalar sample rate) is not a sample count
-
-
-@dataclass
-class Context:
-    """What a recipe gets: the original model, validated options, a directory for its output, data."""
-
-    original: Any  # models.ModelFile
-    options: Mapping[str, Any]
-    out_dir: Path
-    samples: Samples | None = None
-    metric: Any = None  # metrics.Statistic, for accuracy-aware recipes
-
-    def calibration_inputs(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """One dict of batch-1 arrays per sample, the form nncf.Dataset and ORT's data readers take."""
-        if self.samples is None:
-            raise RecipeError(f"{self.original.name}: this recipe needs calibration data")
-        n = len(self.samples) if limit is None else min(limit, len(self.samples))
-        import numpy as np
-
-        return [
-            {k: v[i : i + 1] if np.ndim(v) else v for k, v in self.samples.inputs.items()}  # 0-d: whole with each
-            for i in range(n)
-        ]
 
 
 @dataclass
@@ -421,3 +327,21 @@ def samples_from(
     )
     fingerprint = f"{info['fingerprint']}:{info['rows']}:{sorted(mapping.items())}"
     return Samples({name: table[col] for name, col in mapping.items()}, fingerprint, table[label] if labels else None)
+
+
+__all__ = [  # what a project's recipes (Option, recipe, Context, Samples, RecipeError) and the session use
+    "Built",
+    "Context",
+    "Option",
+    "RecipeCacheWarning",
+    "RecipeError",
+    "RecipeSpec",
+    "Samples",
+    "build",
+    "cache_key",
+    "is_recipe",
+    "parse_spec",
+    "recipe",
+    "registry",
+    "samples_from",
+]

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from ..errors import EdgeQAError
 from ..runtimes import first_line
-from . import Context, Option, RecipeError, recipe
+from .base import Context, Option, RecipeError, recipe
 
 _SCOPE = Option(
     dict, None, lambda v: set(v) <= {"names", "patterns", "types", "subgraphs"}, "a dict with names/patterns/types"
