@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
+from . import config as cfg
 from .config import Settings
 from .devices import Inventory, discover, fallback
 from .errors import ConfigError, DeviceUnavailable, FallbackError, ModelError, NotHonoured, RequiredNotHonoured
@@ -185,3 +187,35 @@ class EdgeSession:
 
 
 SESSION = pytest.StashKey[EdgeSession]()  # config.stash: this run's EdgeSession, set at configure time
+CURRENT = pytest.StashKey[pytest.Item]()  # config.stash: the item running now (session-scoped parity_check reads it)
+
+
+def start(config: pytest.Config) -> EdgeSession:
+    """This run's EdgeSession from the command line and ini files (a bad value is a usage error), with its
+    OpenVINO and model caches placed in pytest's cache, or a per-user one without the cache provider."""
+    try:
+        settings = cfg.resolve(config)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    cache = getattr(config, "cache", None)
+    # Without the cache provider (-p no:cacheprovider): a per-user cache, not a folder /tmp shares.
+    openvino_cache = cache.mkdir("edgeqa-openvino") if cache is not None else cfg.user_cache_dir("openvino")
+    if cache is None:
+        try:
+            openvino_cache.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            openvino_cache = None  # compiling without a cache is slower, never wrong
+    session = EdgeSession(settings=settings, cache_dir=str(openvino_cache) if openvino_cache else None)
+    session.model_cache = settings.model_cache or (
+        cache.mkdir("edgeqa-models") if cache is not None else cfg.user_cache_dir("models")
+    )
+    if settings.rebuild:
+        # One id for the whole run (xdist workers share the controller's testrunuid): rebuilt once per run.
+        session.rebuild_session = getattr(config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex
+    config.stash[SESSION] = session
+    return session
+
+
+def is_worker(config: pytest.Config) -> bool:
+    """Whether this process is a pytest-xdist worker (the controller, or a plain run, owns reports and files)."""
+    return hasattr(config, "workerinput")

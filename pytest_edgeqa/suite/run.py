@@ -1,0 +1,173 @@
+"""Running a suite item's check on the same engines as the markers: its models (a recipe built), then the
+accuracy, latency or parity check with the suite's options, its result stored for the reports."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ..markers import COMPILE_OPTIONS, ModelMarker
+from ..session import SESSION, EdgeSession
+from .fields import SuiteError
+from .schema import LATENCY_OWN_KEYS, PARITY_OWN_KEYS
+
+if TYPE_CHECKING:
+    from .items import SuiteItem
+
+
+def run_check(item: SuiteItem) -> None:
+    session = item.config.stash[SESSION]
+    marker = model_marker(item, session)
+    {"accuracy": _accuracy, "latency": _latency, "parity": _parity}[item.check](item, session, marker)
+
+
+def model_marker(item: SuiteItem, session: EdgeSession) -> ModelMarker:
+    """The suite's ``model:`` as an edge_model marker, a recipe replaced by the model it builds (cached)."""
+    from .. import optimize
+
+    model = item.suite.model
+    options = {k: v for k, v in model.items() if k in COMPILE_OPTIONS}
+    marker = ModelMarker(original=model["original"], optimized=model.get("optimized"), options=options)
+    if marker.optimized is None or not optimize.is_recipe(marker.optimized):
+        return marker
+    given_spec = marker.optimized if isinstance(marker.optimized, dict) else {"recipe": marker.optimized}
+    spec = optimize.parse_spec({**given_spec, "calibration": "suite"}, "model.optimized")
+    calibration = None
+    if spec.recipe.calibration or spec.recipe.validation:
+        calibration = _calibration(item, marker.optimized)
+    metric = None
+    if spec.recipe.validation:
+        from ..metrics import resolve
+        from ..registry import registry_of
+
+        metric = resolve(
+            item.suite.checks.get("accuracy", {}).get("metric", "accuracy"),
+            f"{item.path.name}: checks.accuracy.metric",
+            registry_of(item.config),
+            declarative=True,
+        )
+    built = session.optimized(spec, marker.original, item.path.parent, calibration, metric)
+    return ModelMarker(original=marker.original, optimized=built, options=options)
+
+
+def _calibration(item: SuiteItem, optimized: Any) -> dict[str, Any]:
+    """A recipe's calibration data: its own ``calibration:`` keys, the rest from the suite's ``data:``."""
+    data = item.suite.data or {}
+    given = optimized.get("calibration", {}) if isinstance(optimized, dict) else {}
+    calibration = {
+        "path": given.get("path", data.get("path")),
+        "split": given.get("split", "train"),
+        "inputs": given.get("inputs", data.get("inputs")),
+        "label": given.get("label", data.get("label", "label")),
+        **({"samples": given["samples"]} if "samples" in given else {}),
+    }
+    if calibration["path"] is None:
+        raise SuiteError(f"{item.path.name}: model.optimized.calibration: needs data.path or calibration.path")
+    return calibration
+
+
+def _rows(item: SuiteItem, count: int) -> Any:
+    """The first ``count`` rows of the suite's data."""
+    from .. import data as data_mod
+
+    data = item.suite.data or {}
+    source = data_mod.load(
+        data["path"], split=data.get("split", "test"), base_dir=item.path.parent, where=f"{item.path.name}: data.path"
+    )
+    return source.select(range(min(count, len(source))))
+
+
+def _given_sizes(opts: dict[str, Any]) -> dict[str, Any]:
+    """The check's shapes:/dims: as the checks take them (a shape as a tuple)."""
+    return {
+        "shapes": {k: tuple(v) for k, v in (opts.get("shapes") or {}).items()} or None,
+        "dims": dict(opts.get("dims") or {}) or None,
+    }
+
+
+def _accuracy(item: SuiteItem, session: EdgeSession, marker: ModelMarker) -> None:
+    from ..accuracy import AccuracyFailed, budget_from_marker
+    from ..checks import run_accuracy_check, store_record
+    from ..registry import registry_of, trusted_code
+
+    base, data = item.path.parent, item.suite.data or {}
+    budget, preprocess = trusted_code(
+        registry_of(item.config),
+        budget_from_marker((), item.suite.checks[item.check]),
+        data.get("preprocess"),
+        base_dir=base,
+        metric_where=f"{item.path.name}: checks.accuracy.metric",
+        preprocess_where=f"{item.path.name}: data.preprocess",
+        declarative=True,
+    )
+    result = run_accuracy_check(
+        session=session,
+        base_dir=base,
+        marker=marker,
+        device=item.device,
+        budget=budget,
+        data_source=data["path"],
+        inputs_map=data.get("inputs"),
+        label=data.get("label", "label"),
+        samples=data.get("samples"),
+        preprocess=preprocess,
+        split=data.get("split", "test"),
+    )
+    store_record(item, "accuracy", item.title, item.device.id, result)
+    if not result.ok:
+        raise AccuracyFailed(result.render())
+
+
+def _latency(item: SuiteItem, session: EdgeSession, marker: ModelMarker) -> None:
+    from ..checks import conclude_latency, latency_schedule, run_latency_check, store_record
+    from ..latency_budget import budget_from_marker
+
+    opts = item.suite.checks[item.check]
+    settings = session.settings
+    if settings.latency_mode == "off":
+        pytest.skip("latency checks are off (--edge-latency=off)")
+    budget = budget_from_marker(
+        (), {k: v for k, v in opts.items() if k not in LATENCY_OWN_KEYS}, latency_schedule(settings)
+    )
+    source = _rows(item, budget.batch) if opts.get("inputs") == "data" else None  # a batch of the first rows
+    result = run_latency_check(
+        session=session,
+        base_dir=item.path.parent,
+        marker=marker,
+        device=item.device,
+        budget=budget,
+        inputs_source=source,
+        seed=0,
+        columns=(item.suite.data or {}).get("inputs"),
+        where=f"{item.path.name}: checks.latency",
+        **_given_sizes(opts),
+    )
+    store_record(item, "latency", item.title, item.device.id, result)
+    conclude_latency(settings, result)
+
+
+def _parity(item: SuiteItem, session: EdgeSession, marker: ModelMarker) -> None:
+    from ..checks import run_golden
+    from ..parity_criteria import spec_from_marker
+
+    opts = item.suite.checks[item.check]
+    data = item.suite.data or {}
+    samples = opts.get("samples", 32)
+    source = _rows(item, samples) if data.get("path") else None
+    spec = spec_from_marker((), {k: v for k, v in opts.items() if k not in PARITY_OWN_KEYS})
+    run_golden(
+        session=session,
+        item=item,
+        owner=item.owner,
+        base_dir=item.path.parent,
+        marker=marker,
+        device=item.device,
+        spec=spec,
+        inputs=source,
+        seed=opts.get("seed", 0),
+        batch=samples,
+        columns=data.get("inputs"),
+        where=f"{item.path.name}: checks.parity",
+        **_given_sizes(opts),
+    )
