@@ -1,6 +1,6 @@
 """Optimization recipes: the registry of recipes by name, what a marker or suite asks for (a RecipeSpec),
 and a content-addressed, xdist-safe cache of what they build. How a recipe is written: optimize/base.py;
-the built-in recipes: optimize/recipes.py.
+the built-in recipes: optimize/openvino_recipes.py, optimize/onnxruntime_recipes.py.
 
 A recipe turns the original model into an optimized one. The cache key hashes the original's bytes,
 the recipe and its options, the calibration data's fingerprint and the versions of nncf, openvino and
@@ -45,7 +45,7 @@ _ENTRY_POINTS_LOADED = [False]
 
 def registry() -> dict[str, Recipe]:
     """Every recipe: the built-in ones, those of installed packages' entry points, and any registered since."""
-    from . import recipes as _builtin  # noqa: F401  (registers on import)
+    from . import onnxruntime_recipes, openvino_recipes  # noqa: F401  (they register on import)
 
     if not _ENTRY_POINTS_LOADED[0]:
         _ENTRY_POINTS_LOADED[0] = True

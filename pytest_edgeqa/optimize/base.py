@@ -1,13 +1,15 @@
 """How a recipe is written: the ``@recipe`` decorator and the table it fills, a recipe's options, the context
-it is built in (the original model, its options, calibration samples) and the error it raises. The built-in
-recipes (optimize/recipes.py) and a project's own (a conftest.py, an entry point) are written against this."""
+it is built in (the original model, its options, calibration samples), the error it raises and the guard
+that turns a library's exception into that error. The built-in recipes (optimize/openvino_recipes.py,
+optimize/onnxruntime_recipes.py) and a project's own (a conftest.py, an entry point) are written against it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import ConfigError, EdgeQAError
 
@@ -47,6 +49,10 @@ class Option:
                 f"recipe {recipe!r}: {key}={value!r}; expected {self.expected or getattr(self.kind, '__name__', self.kind)}"
             )
         return value
+
+
+# How many calibration samples a recipe uses unless told otherwise.
+SAMPLES = Option(int, 300)
 
 
 @dataclass(frozen=True)
@@ -109,3 +115,33 @@ class Context:
             {k: v[i : i + 1] if np.ndim(v) else v for k, v in self.samples.inputs.items()}  # 0-d: whole with each
             for i in range(n)
         ]
+
+
+def guard(
+    ctx: Context, what: str, advanced: set[str] | frozenset[str] = frozenset(), advice: Callable[[], str] | None = None
+) -> Any:
+    """Turn a library's exception into a RecipeError that names the recipe and the model. Where the
+    library suggests one of its own options (``advanced``: those the recipe's ``advanced=`` takes), say
+    how to pass it; ``advice``: what the library logged before it failed (its hints), kept in the message."""
+
+    class Guard:
+        def __enter__(self) -> None:
+            return None
+
+        def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
+            if exc is not None and not isinstance(exc, EdgeQAError) and isinstance(exc, Exception):
+                from ..runtimes import first_line  # numpy: imported once a recipe has failed
+
+                message = f"{what} failed on {ctx.original.name}: {type(exc).__name__}: {first_line(exc)}"
+                if advice is not None and advice():
+                    message += f"\n{advice()}"
+                named = [n for n in dict.fromkeys(re.findall(r"`(\w+)`", str(exc))) if n in advanced]
+                if named:
+                    message += (
+                        f"\n(the recipe passes NNCF options through its advanced= mapping: "
+                        f"advanced={{{', '.join(f'{n!r}: ...' for n in named)}}})"
+                    )
+                raise RecipeError(message) from None
+            return False
+
+    return Guard()
