@@ -39,7 +39,8 @@ def plugin_timer(path: Path, shape: tuple[int, ...], static: bool = True):
 
 
 def plugin_median_ms(timer) -> float:
-    from pytest_edgeqa.latency import Schedule, measure
+    from pytest_edgeqa.latency import measure
+    from pytest_edgeqa.latency_budget import Schedule
 
     iterations = 300 if _rough_ms(timer) < 20 else 60
     return float(np.median(measure(timer, Schedule(), iterations)))

@@ -66,7 +66,9 @@ def gate(
     original: object, optimized: object, shape: tuple[int, ...]
 ) -> tuple[str, float, tuple[float, float], float, int]:
     """One run of the relative gate: (status, ratio, interval, CPU pressure of the quietest round, rounds)."""
-    from pytest_edgeqa.latency import LatencyBudget, latency_rounds, measure_and_judge, result_of
+    from pytest_edgeqa.latency import latency_rounds, measure_and_judge
+    from pytest_edgeqa.latency_budget import LatencyBudget
+    from pytest_edgeqa.latency_result import result_of
 
     budget = LatencyBudget(max_ratio=1.10)
     x = {"x" if shape[-1] == 256 else "image": np.ones(shape, np.float32)}

@@ -114,7 +114,7 @@ class Settings:
     latency_mode: str = "enforce"
     latency_schedule: tuple[
         tuple[str, Any], ...
-    ] = ()  # latency.Schedule fields from command line > ini; a marker overrides them
+    ] = ()  # latency_budget.Schedule fields from command line > ini; a marker overrides them
 
 
 def resolve(config: pytest.Config) -> Settings:
@@ -302,7 +302,7 @@ def short(value: Any, limit: int = 80) -> str:
 
 
 def _schedule(config: pytest.Config) -> tuple[tuple[str, Any], ...]:
-    """Latency schedule settings from the command line, else the ini file (defaults live in latency.Schedule)."""
+    """Latency schedule settings from the command line, else the ini file (defaults live in latency_budget.Schedule)."""
     values: dict[str, Any] = {}
     for key, option, ini, parse in (
         ("iterations", "edge_latency_iterations", "edge_latency_iterations", positive_int),

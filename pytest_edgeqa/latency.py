@@ -1,38 +1,19 @@
-"""Latency: the timing engine, nearest-rank percentiles, interleaved A/B blocks and their ratio's interval."""
+"""Latency: the timing engine, nearest-rank percentiles, interleaved A/B blocks and their ratio's interval,
+and the judging of budgets over rounds of measurement."""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .config import MAX_BATCH, MAX_ITERATIONS, MAX_SECONDS, number
 from .contention import CONTENDED, Contention, threshold
-from .errors import ConfigError, EdgeQAError, Unsupported
-
-PERCENTILE_KEYS = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0}
-MARKER_KEYS = (
-    *PERCENTILE_KEYS,
-    "mean_ms",
-    "percentiles",
-    "max_ratio",
-    "min_speedup",
-    "min_fps",
-    "batch",
-    "hint",
-    "warmup_iters",
-    "warmup_s",
-    "iterations",
-    "seconds",
-    "block",
-    "confidence",
-)
-TAIL = 5  # a percentile is judged only with at least this many samples beyond it
-HIGH_CV = 0.10  # coefficient of variation above which a result says the timing was noisy
+from .errors import EdgeQAError, Unsupported
+from .latency_budget import TAIL, LatencyBudget, Schedule, samples_needed
 
 
 class LatencyFailed(EdgeQAError):
@@ -46,120 +27,6 @@ class LatencyNotJudged(Unsupported):
 
 class LatencyWarning(UserWarning):
     """A latency budget that failed under --edge-latency=warn, or timing on a shared CPU."""
-
-
-def samples_needed(percentile: float) -> int:
-    """Samples needed to judge a percentile: ``TAIL`` of them must lie beyond it (p99: 500)."""
-    return math.ceil(TAIL / (1 - percentile / 100) - 1e-9)
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """How long to warm up and measure: each minimum (count and time) must be reached.
-
-    Defaults: 10 iterations and 0.5 s of warm-up cover first-run allocations, cache and frequency ramp-up
-    on CPUs; 300 iterations and 1 s give a median that moves by ~1% between runs on a quiet machine
-    and judge p90/p95 (p99 raises the count to 500 by itself)."""
-
-    warmup_iters: int = 10
-    warmup_s: float = 0.5
-    iterations: int = 300
-    seconds: float = 1.0
-    iterations_given: bool = False  # explicitly set: then too few for a percentile is refused, not raised
-
-
-@dataclass(frozen=True)
-class LatencyBudget:
-    p50_ms: float | None = None
-    p90_ms: float | None = None
-    p95_ms: float | None = None
-    p99_ms: float | None = None
-    mean_ms: float | None = None
-    percentiles: tuple[tuple[float, float], ...] = ()
-    max_ratio: float | None = None
-    min_speedup: float | None = None
-    min_fps: float | None = None
-    batch: int = 1
-    hint: str = "LATENCY"
-    block: int = 10
-    confidence: float = 0.95
-    schedule: Schedule = field(default_factory=Schedule)
-
-    @property
-    def relative(self) -> bool:
-        return self.max_ratio is not None or self.min_speedup is not None
-
-    def percentile_budgets(self) -> list[tuple[float, float]]:
-        fixed = [(p, getattr(self, k)) for k, p in PERCENTILE_KEYS.items() if getattr(self, k) is not None]
-        return sorted(fixed + list(self.percentiles))
-
-
-def _positive(key: str, value: Any, where: str, integer: bool = False, high: float | None = None) -> Any:
-    return number(value, where, key, integer=integer, low=1 if integer else 0, low_open=not integer, high=high)
-
-
-def budget_from_marker(
-    args: tuple[Any, ...], kwargs: Mapping[str, Any], defaults: Schedule, where: str = "latency marker"
-) -> LatencyBudget:
-    """Validate the marker's arguments (``where`` names their source in errors): every number finite and
-    in range, no budget given twice or in two spellings, and at least one budget."""
-    if args:
-        raise ConfigError(f"{where}: takes keyword arguments only, e.g. latency(p90_ms=1.0, min_speedup=1.0)")
-    unknown = sorted(set(kwargs) - set(MARKER_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown argument {', '.join(map(repr, unknown))} (expected: {', '.join(MARKER_KEYS)})"
-        )
-    values: dict[str, Any] = {}
-    for key in (*PERCENTILE_KEYS, "mean_ms", "max_ratio", "min_speedup", "min_fps"):
-        if kwargs.get(key) is not None:
-            values[key] = float(_positive(key, kwargs[key], where))
-    for key in ("warmup_s", "seconds"):
-        if kwargs.get(key) is not None:
-            values[key] = number(kwargs[key], where, key, low=0, low_open=True, high=MAX_SECONDS, why="seconds")
-    for key, high in (("batch", MAX_BATCH), ("iterations", MAX_ITERATIONS), ("block", MAX_ITERATIONS)):
-        if kwargs.get(key) is not None:
-            values[key] = _positive(key, kwargs[key], where, integer=True, high=high)
-    if kwargs.get("warmup_iters") is not None:
-        values["warmup_iters"] = number(
-            kwargs["warmup_iters"], where, "warmup_iters", integer=True, low=0, high=MAX_ITERATIONS
-        )
-    pcts = kwargs.get("percentiles") or {}
-    if not isinstance(pcts, Mapping):
-        raise ConfigError(f"{where}: percentiles={pcts!r}; expected {{percentile: budget_ms}}, e.g. {{99.9: 5.0}}")
-    checked: dict[float, float] = {}
-    named = {p: k for k, p in PERCENTILE_KEYS.items() if k in values}
-    for p, ms in pcts.items():
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p < 100:
-            raise ConfigError(f"{where}: percentiles has {p!r}; a percentile must be between 0 and 100 (exclusive)")
-        if float(p) in named:
-            raise ConfigError(
-                f"{where}: p{p:g} has two budgets, {named[float(p)]}= and percentiles={{{p!r}: ...}}; give one"
-            )
-        checked[float(p)] = float(_positive(f"percentiles[{p}]", ms, where))
-    hint = str(kwargs.get("hint", "LATENCY")).upper()
-    if hint not in ("LATENCY", "THROUGHPUT"):
-        raise ConfigError(f"{where}: hint={kwargs['hint']!r}; expected 'LATENCY' or 'THROUGHPUT'")
-    conf = kwargs.get("confidence", 0.95)
-    if isinstance(conf, bool) or not isinstance(conf, (int, float)) or not 0.5 <= conf < 1:
-        raise ConfigError(f"{where}: confidence={conf!r}; expected a number in [0.5, 1)")
-    if values.get("min_speedup") is not None and values.get("max_ratio") is not None:
-        raise ConfigError(f"{where}: give max_ratio or min_speedup, not both (min_speedup=s is max_ratio=1/s)")
-    if hint == "LATENCY" and "min_fps" in values:
-        raise ConfigError(f"{where}: min_fps is a throughput budget; add hint='THROUGHPUT'")
-    budgets = [*PERCENTILE_KEYS, "mean_ms", "max_ratio", "min_speedup", "min_fps"]
-    if not any(k in values for k in budgets) and not checked:
-        raise ConfigError(f"{where}: no budget: give one of {', '.join(budgets)} or percentiles=")
-    schedule = Schedule(
-        warmup_iters=values.pop("warmup_iters", defaults.warmup_iters),
-        warmup_s=values.pop("warmup_s", defaults.warmup_s),
-        iterations=values.pop("iterations", defaults.iterations),
-        seconds=values.pop("seconds", defaults.seconds),
-        iterations_given="iterations" in kwargs or defaults.iterations_given,
-    )
-    return LatencyBudget(
-        **values, percentiles=tuple(checked.items()), hint=hint, confidence=float(conf), schedule=schedule
-    )
 
 
 # ---------------------------------------------------------------------------------------- statistics
@@ -426,7 +293,6 @@ def _judge_relative(budget: LatencyBudget, rounds: list[Round]) -> tuple[str, st
     interval says (seen: a 1.05x model reading 0.92 [0.88, 0.95] under load). There a verdict needs at
     least two rounds, each round's own interval and the pooled one on the same side of the budget."""
     limit = budget.max_ratio if budget.max_ratio is not None else 1 / budget.min_speedup  # type: ignore[operator]
-    pct = round(budget.confidence * 100)
 
     def side(ratio: float, lo: float, hi: float) -> str:
         return "pass" if hi <= limit else "fail" if lo > limit and ratio > limit else "open"
@@ -445,10 +311,25 @@ def _judge_relative(budget: LatencyBudget, rounds: list[Round]) -> tuple[str, st
                 state = "open"
         if state != "open":
             break
+    message = "" if state == "pass" else _ratio_message(budget, rounds[:k], own, state, disagree, (ratio, lo, hi))
+    return state, message, ratio, (lo, hi)
+
+
+def _ratio_message(
+    budget: LatencyBudget,
+    used: list[Round],
+    own: list[tuple[float, float, float]],
+    state: str,
+    disagree: bool,
+    pooled: tuple[float, float, float],
+) -> str:
+    """Why a relative budget failed or was not decided, over the rounds ``used`` (and every round's own
+    interval, ``own``)."""
+    ratio, lo, hi = pooled
+    pct = round(budget.confidence * 100)
+    k = len(used)
     after = (
-        f" after {k} rounds of interleaved blocks ({sum(r.contention.seconds for r in rounds[:k]):.1f} s)"
-        if k > 1
-        else ""
+        f" after {k} rounds of interleaved blocks ({sum(r.contention.seconds for r in used):.1f} s)" if k > 1 else ""
     )
     if budget.max_ratio is not None:
         figure = f"optimized/original is {ratio:.3f} ({pct}% CI [{lo:.3f}, {hi:.3f}]"
@@ -459,26 +340,14 @@ def _judge_relative(budget: LatencyBudget, rounds: list[Round]) -> tuple[str, st
         label, side_name = f"min_speedup={budget.min_speedup:g}", "below"
         each = ", ".join(f"[{1 / o[2]:.2f}x, {1 / o[1]:.2f}x]" for o in own)
     if state == "fail":
-        return state, f"{label}: {figure}, wholly {side_name} the budget){after}", ratio, (lo, hi)
-    if state == "pass":
-        return state, "", ratio, (lo, hi)
+        return f"{label}: {figure}, wholly {side_name} the budget){after}"
     if disagree:
-        quiet = min(rounds, key=lambda r: r.pressure).contention.describe()
+        quiet = min(used, key=lambda r: r.pressure).contention.describe()
         return (
-            state,
-            (
-                f"{label}: {figure}{after}), but the CPU was contended ({quiet}) and the rounds' own intervals "
-                f"({each}) do not all agree: under load one round's interval is not trusted alone"
-            ),
-            ratio,
-            (lo, hi),
+            f"{label}: {figure}{after}), but the CPU was contended ({quiet}) and the rounds' own intervals "
+            f"({each}) do not all agree: under load one round's interval is not trusted alone"
         )
-    return (
-        state,
-        (f"{label}: {figure}, across the budget){after}: the difference is within what this run can resolve"),
-        ratio,
-        (lo, hi),
-    )
+    return f"{label}: {figure}, across the budget){after}: the difference is within what this run can resolve"
 
 
 def assess(budget: LatencyBudget, rounds: list[Round], subject: str = "optimized") -> Verdict:
@@ -552,197 +421,3 @@ def measure_and_judge(
         if not verdict.open or verdict.failed or len(rounds) > extra_rounds:
             return rounds, verdict
         rounds.append(next_round())
-
-
-# ---------------------------------------------------------------------------------------------- result
-
-MODES = ("enforce", "strict", "warn", "off")
-STATUSES = ("pass", "fail", "warn", "not-judged")
-
-
-@dataclass
-class LatencyResult:
-    mode: str  # "latency" | "throughput"
-    unit: str  # "ms" | "fps"
-    optimized: Stats  # the model judged: the optimized one, or the original when the marker has no other
-    subject: str = "optimized"
-    original: Stats | None = None
-    ratio: float | None = None  # optimized / original time per sample (>1: slower)
-    ratio_interval: tuple[float, float] | None = None
-    confidence: float = 0.95
-    fps: dict[str, float] = field(default_factory=dict)
-    setup: dict[str, Any] = field(
-        default_factory=dict
-    )  # per side: hint, streams, threads, precision, devices, compile times
-    ok: bool = True
-    failed: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)  # not judged: the evidence could not decide
-    notes: list[str] = field(default_factory=list)
-    status: str = "pass"  # "pass" | "fail" | "warn" | "not-judged": set by ``settle`` from the --edge-latency mode
-    contention: dict[str, Any] = field(default_factory=dict)  # of the round whose statistics are shown
-    rounds: list[dict[str, Any]] = field(default_factory=list)
-    budgets: dict[str, float] = field(default_factory=dict)  # what was budgeted: {"p99_ms": 5.0, "max_ratio": 1.1}
-    median_interval: tuple[float, float] | None = None  # of the judged model's p50, block bootstrap
-
-    @property
-    def speedup(self) -> float | None:
-        return 1 / self.ratio if self.ratio else None
-
-    @property
-    def contended(self) -> bool:
-        pressure = self.contention.get("pressure")
-        return pressure is not None and pressure > CONTENDED
-
-    def settle(self, mode: str) -> str:
-        """The one status under an --edge-latency mode: a failed budget fails (warns under ``warn``); a
-        budget that could not be judged is not judged (fails under ``strict``)."""
-        self.ok = not self.failed and not self.refused
-        if self.failed:
-            self.status = "warn" if mode == "warn" else "fail"
-        elif self.refused:
-            self.status = "fail" if mode == "strict" else "not-judged"
-        else:
-            self.status = "pass"
-        return self.status
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["speedup"] = self.speedup
-        return d
-
-    def not_judged_reason(self) -> str:
-        """The one paragraph a NOT JUDGED skip shows: why, the figures, and what to do."""
-        contended = any("the CPU was contended" in r for r in self.refused)
-        advice = []
-        if contended:
-            advice.append("rerun on a quiet runner (or with fewer pytest-xdist workers)")
-        if any("across the budget" in r for r in self.refused):
-            advice.append("give the check more time (seconds=) for a narrower interval")
-        advice.append("--edge-latency=strict fails instead")
-        return f"NOT JUDGED: latency {'; '.join(self.refused)}. To decide: {'; or '.join(advice)}."
-
-    def render(self) -> str:
-        verdict = {"pass": "ok", "fail": "FAILED", "warn": "FAILED", "not-judged": "NOT JUDGED"}[self.status]
-        if self.status == "pass" and (self.failed or self.refused):  # not settled yet
-            verdict = "FAILED" if self.failed else "NOT JUDGED"
-        lines = [f"latency {verdict} ({self.mode}, nearest-rank percentiles, ms)"]
-        for role, stats in ((self.subject, self.optimized), ("original", self.original)):
-            if stats is not None and not (
-                role == "original" and self.subject == "original" and stats is not self.optimized
-            ):
-                setup = self.setup.get(role, {})
-                where = f"{setup.get('device', '')}, {setup.get('precision', '')}, streams {setup.get('streams', '?')}, threads {setup.get('threads', '?')}{_shapes_text(setup)}"
-                lines.append(f"  {role:<9} {stats.line()}  [{where}]")
-                if role in self.fps:
-                    lines.append(f"  {'':<9} throughput {self.fps[role]:,.0f} samples/s")
-        if self.ratio is not None and self.ratio_interval is not None:
-            lo, hi = self.ratio_interval
-            pct = round(self.confidence * 100)
-            lines.append(
-                f"  ratio optimized/original {self.ratio:.3f} ({pct}% CI [{lo:.3f}, {hi:.3f}], interleaved blocks), "
-                f"speedup {1 / self.ratio:.2f}x ({pct}% CI [{1 / hi:.2f}x, {1 / lo:.2f}x])"
-            )
-        if self.contention:
-            lines.append(f"  cpu: {_describe_contention(self.contention)}")
-        if len(self.rounds) > 1:
-            for r in self.rounds:
-                pressure = r["cpu_pressure"]
-                cpu = (
-                    f"CPU pressure {pressure:.0%} ({r['cpu_pressure_source']})"
-                    if pressure is not None
-                    else "CPU pressure unknown"
-                )
-                lines.append(
-                    f"  round {r['round']}: {r['seconds']:.2f} s, n {r['count']}, median {r['p50_ms']:.4g} ms, p90 {r['p90_ms']:.4g} ms, {cpu}"
-                )
-        lines += [f"  failed: {f}" for f in self.failed]
-        lines += [f"  not judged: {r}" for r in self.refused]
-        if self.status == "fail" and not self.failed:
-            lines.append("  --edge-latency=strict: a budget that cannot be judged fails")
-        lines += [f"  note: {n}" for n in self.notes]
-        for role in ("optimized", "original"):
-            setup = self.setup.get(role)
-            if setup and "compile_cold_s" in setup:
-                cached = setup.get("compile_cached_s")
-                from_cache = f", from cache {cached * 1000:.1f} ms" if cached is not None else ""
-                lines.append(
-                    f"  {role} compile {setup['compile_cold_s'] * 1000:.1f} ms cold{from_cache}; first inference {setup['first_inference_ms']:.3f} ms"
-                )
-        return "\n".join(lines)
-
-
-def _shapes_text(setup: Mapping[str, Any]) -> str:
-    """', x[1,3,64,64] compiled static' (dims fixed to the shapes fed, as benchmark_app -shape does) or
-    '... dynamic' (the runtime runs the model's dynamic dims as they come)."""
-    shapes = setup.get("shapes")
-    if not shapes:
-        return ""
-    text = " ".join(f"{name}[{','.join(map(str, shape))}]" for name, shape in shapes.items())
-    return f", {text} {'static' if setup.get('static_shapes') else 'dynamic'}"
-
-
-def _describe_contention(d: Mapping[str, Any]) -> str:
-    return Contention(
-        d.get("pressure"),
-        str(d.get("source", "unavailable")),
-        float(d.get("seconds") or 0.0),
-        own_wait=d.get("own_wait"),
-    ).describe()
-
-
-def budget_keys(budget: LatencyBudget) -> dict[str, float]:
-    """What was budgeted, by marker key (a ``percentiles`` entry as ``p99.9_ms``)."""
-    out = {f"p{p:g}_ms": limit for p, limit in budget.percentile_budgets()}
-    for key in ("mean_ms", "max_ratio", "min_speedup", "min_fps"):
-        if getattr(budget, key) is not None:
-            out[key] = getattr(budget, key)
-    return out
-
-
-def result_of(
-    budget: LatencyBudget,
-    rounds: list[Round],
-    verdict: Verdict,
-    *,
-    mode: str,
-    subject: str = "optimized",
-    setup: Mapping[str, Any] | None = None,
-    hint: str | None = None,
-) -> LatencyResult:
-    """The result the user reads: the statistics of the least contended round (the first when none
-    was), the ratio that decided, every round's figures when there was more than one, and its status
-    under the --edge-latency ``mode``."""
-    shown = min(range(len(rounds)), key=lambda i: rounds[i].pressure)
-    rnd = rounds[shown]
-    extra = [p for p, _ in budget.percentile_budgets() if p not in (50.0, 90.0, 95.0, 99.0)]
-    stats = Stats.of(rnd.subject, extra)
-    original = Stats.of(rnd.original, extra) if rnd.original is not None else None
-    result = LatencyResult(
-        mode=(hint or budget.hint).lower(),
-        unit="ms",
-        optimized=stats,
-        subject=subject,
-        original=original,
-        ratio=verdict.ratio,
-        ratio_interval=verdict.interval,
-        confidence=budget.confidence,
-        fps=dict(rnd.fps),
-        setup=dict(setup or {}),
-        failed=list(verdict.failed),
-        refused=[*verdict.refused, *verdict.open],
-        contention=rnd.contention.to_dict(),
-        rounds=[r.summary(i + 1, subject) for i, r in enumerate(rounds)] if len(rounds) > 1 else [],
-        budgets=budget_keys(budget),
-        median_interval=median_interval(rnd.subject, budget.block, budget.confidence),
-    )
-    if rnd.contention.pressure is None:
-        result.notes.append("CPU contention unknown here: a breach is judged as measured")
-    elif rnd.contention.pressure > CONTENDED and not verdict.contended:
-        result.notes.append(f"measured on a contended CPU ({rnd.contention.describe()}): the verdict held despite it")
-    for role, s in ((subject, stats), ("original", original)):
-        if s is not None and s.cv > HIGH_CV:
-            result.notes.append(
-                f"{role} timings are noisy (cv {s.cv:.0%} > {HIGH_CV:.0%}): the machine was busy or the model is very short"
-            )
-    result.settle(mode)
-    return result

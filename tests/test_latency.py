@@ -16,19 +16,9 @@ from conftest import assert_clean
 from pytest_edgeqa import contention as cpu
 from pytest_edgeqa.contention import CONTENDED, Contention, Probe
 from pytest_edgeqa.errors import ConfigError
-from pytest_edgeqa.latency import (
-    EXTRA_ROUNDS,
-    LatencyBudget,
-    Round,
-    Schedule,
-    Stats,
-    assess,
-    budget_from_marker,
-    measure_and_judge,
-    nearest_rank,
-    result_of,
-    samples_needed,
-)
+from pytest_edgeqa.latency import EXTRA_ROUNDS, Round, Stats, assess, measure_and_judge, nearest_rank
+from pytest_edgeqa.latency_budget import LatencyBudget, Schedule, budget_from_marker, samples_needed
+from pytest_edgeqa.latency_result import result_of
 from pytest_edgeqa.report import describe
 from pytest_edgeqa.synthetic import matmul_chain
 
@@ -592,7 +582,8 @@ def test_a_breach_on_a_saturated_cpu_is_not_judged_and_strict_fails_it(chains: p
     of its fastest run, measured first), so only the contention discount keeps it from failing: NOT
     JUDGED, with the pressure figure and what to do; --edge-latency=strict fails it."""
     from pytest_edgeqa.devices import parse_device
-    from pytest_edgeqa.latency import Schedule, measure
+    from pytest_edgeqa.latency import measure
+    from pytest_edgeqa.latency_budget import Schedule
     from pytest_edgeqa.models import ModelStore
     from pytest_edgeqa.types import CompileConfig
 
