@@ -18,6 +18,7 @@ from conftest import assert_clean
 from onnx import TensorProto, helper
 
 from pytest_edgeqa import golden as store
+from pytest_edgeqa import golden_file
 from pytest_edgeqa.files import UMASK
 
 
@@ -280,7 +281,7 @@ def test_bad_golden_files_name_the_path(pytester: pytest.Pytester, models, conte
         npz.write_bytes(npz.read_bytes()[:300])
     elif content == "pickle":
         np.savez(
-            npz, **{"output/logits": np.array([{"a": 1}], dtype=object), store.MANIFEST_KEY: np.zeros(1, np.uint8)}
+            npz, **{"output/logits": np.array([{"a": 1}], dtype=object), golden_file.MANIFEST_KEY: np.zeros(1, np.uint8)}
         )
     elif content == "plain":
         np.savez(npz, logits=np.zeros((16, 10), np.float32))
