@@ -17,7 +17,7 @@ def weight_format(path: str | Path) -> str | None:
     """The model's weight format; a ModelError when its file cannot be read."""
     if Path(path).suffix.lower() == ".onnx":
         return onnx_weight_format(path)
-    from .runtimes.openvino import weight_format as ov_weight_format
+    from .runtimes.openvino_reading import weight_format as ov_weight_format
 
     return ov_weight_format(str(path))
 

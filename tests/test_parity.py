@@ -347,7 +347,7 @@ def _openvino_unreadable_int8(path) -> None:
 
 def test_weights_of_an_onnx_file_openvino_cannot_read_are_told(tmp_path) -> None:
     from pytest_edgeqa.errors import ModelError
-    from pytest_edgeqa.runtimes.openvino import read_model
+    from pytest_edgeqa.runtimes.openvino_reading import read_model
     from pytest_edgeqa.weights import weight_format
 
     path = tmp_path / "dynrank.onnx"

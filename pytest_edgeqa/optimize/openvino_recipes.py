@@ -25,7 +25,7 @@ _ADVANCED = Option(
 
 
 def _read(ctx: Context) -> Any:
-    from ..runtimes.openvino import read_model
+    from ..runtimes.openvino_reading import read_model
 
     return read_model(ctx.original.path)
 
