@@ -9,15 +9,13 @@ import re
 from collections.abc import Callable, Mapping
 from numbers import Integral
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ConfigError
 
 if TYPE_CHECKING:
     import datasets
     import numpy as np
-
-    from .registry import Registry
 
 
 _BUILDERS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json", ".arrow": "arrow", ".txt": "text"}
@@ -197,8 +195,18 @@ def columns(ds: datasets.Dataset, names: list[str] | tuple[str, ...]) -> dict[st
     return dict(table)
 
 
+class Preprocessors(Protocol):
+    """What preprocess_fn asks of the session's registry (registry.Registry): the functions registered,
+    and whether code may be imported by name."""
+
+    preprocessors: dict[str, Callable[..., Any]]
+    trust_code: bool
+
+    def listed(self, kind: str) -> str: ...
+
+
 def preprocess_fn(
-    preprocess: Any, where: str, registry: Registry | None = None, *, declarative: bool = False
+    preprocess: Any, where: str, registry: Preprocessors | None = None, *, declarative: bool = False
 ) -> Callable[..., Any] | None:
     """The function ``preprocess`` names: a callable as it is (the user's own code), a name registered
     in ``registry``; a ``'package.module:function'`` is imported only where the registry trusts code
