@@ -45,12 +45,8 @@ def run_golden(
     config = marker.config()
     reference, forced = _reference(session, marker, base_dir, config)
     original_here, candidate, role = _models(session, marker, base_dir, device, config, model, forced)
-    declared = {"the original model": declared_inputs(session, marker, base_dir, "original", reference)}
     label = "the model given as model=" if role == "model" else f"the {role} model"
-    if candidate is not original_here:
-        declared[label] = (
-            candidate.inputs if role == "model" else declared_inputs(session, marker, base_dir, role, candidate)
-        )
+    declared = _declared(session, marker, base_dir, reference, original_here, candidate, role, label)
     per, info = inputs_per_model(
         inputs, declared, seed=seed, batch=batch, columns_map=columns, shapes=shapes, dims=dims, where=where
     )
@@ -104,6 +100,26 @@ def _models(
     if marker.optimized is not None:
         return original_here, session.compile_marked(marker, "optimized", base_dir, device, config), "optimized"
     return original_here, original_here, "original"
+
+
+def _declared(
+    session: Any,
+    marker: Any,
+    base_dir: Path,
+    reference: Any,
+    original_here: Any,
+    candidate: Any,
+    role: str,
+    label: str,
+) -> dict[str, tuple[Any, ...]]:
+    """The inputs each model declares, by its ``label``: the original's, and the candidate's when it is
+    another model (a model given as model= declares its own)."""
+    declared = {"the original model": declared_inputs(session, marker, base_dir, "original", reference)}
+    if candidate is not original_here:
+        declared[label] = (
+            candidate.inputs if role == "model" else declared_inputs(session, marker, base_dir, role, candidate)
+        )
+    return declared
 
 
 def _reference(session: Any, marker: Any, base_dir: Path, config: Any) -> tuple[Any, bool]:

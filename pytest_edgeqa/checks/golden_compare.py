@@ -134,10 +134,7 @@ def run_golden_check(
     result = GoldenResult(golden=source.relative_to(root).as_posix(), action=action, kind=kind)
     result.comparisons += _comparisons(cand_out, references, spec, kind, candidate, candidate_role, original_here)
     if stale:
-        lines = [f"golden {source} is stale:"] + [f"  {s}" for s in stale]
-        raise GoldenCheckFailed(
-            "\n".join([*lines, f"If the change was intended, re-record the golden:\n    {update_command}"])
-        )
+        raise GoldenCheckFailed(_stale_message(source, stale, update_command))
     if not result.ok:
         failure = _mismatch(
             result, source, inputs, cand_out, references, spec, candidate_role, update_command, criteria_in
@@ -191,6 +188,11 @@ def _stale_reasons(existing: store.Golden, inputs_sha: str, ref_out: Mapping[str
             + "\n".join(render(drift))
         )
     return stale
+
+
+def _stale_message(source: Path, stale: list[str], update_command: str) -> str:
+    lines = [f"golden {source} is stale:"] + [f"  {s}" for s in stale]
+    return "\n".join([*lines, f"If the change was intended, re-record the golden:\n    {update_command}"])
 
 
 def _comparisons(
