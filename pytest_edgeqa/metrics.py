@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import datasets
 import evaluate
@@ -19,8 +19,16 @@ import numpy as np
 
 from .errors import ConfigError
 
-if TYPE_CHECKING:
-    from .registry import Registry
+
+class RegisteredMetrics(Protocol):
+    """What resolve asks of the session's registry (registry.Registry): the metrics registered, which way
+    each is better, and whether a metric script may be loaded by name."""
+
+    metrics: dict[str, Any]
+    higher_is_better: dict[str, bool | None]
+    trust_code: bool
+
+    def listed(self, kind: str) -> str: ...
 
 
 class Statistic:
@@ -320,7 +328,7 @@ def _external(metric: Any, name: str, higher_is_better: bool | None = None) -> S
 def resolve(
     metric: Any,
     where: str,
-    registry: Registry | None = None,
+    registry: RegisteredMetrics | None = None,
     *,
     declarative: bool = False,
     base_dir: Path | None = None,
