@@ -114,10 +114,10 @@ class SuiteItem(pytest.Item):
         gate(session, self.device)  # the same availability rule as the edge_device fixture
 
     def runtest(self) -> None:
-        from .run import run_check
+        from .run import SuiteCheck, run_check
 
         try:
-            run_check(self)
+            run_check(self, SuiteCheck(self.suite, self.check, self.device, self.title, self.owner))
         except Unsupported as exc:
             pytest.skip(str(exc))
 

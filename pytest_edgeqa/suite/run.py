@@ -3,30 +3,40 @@ accuracy, latency or parity check with the suite's options, its result stored fo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from ..markers import COMPILE_OPTIONS, ModelMarker
 from ..session import SESSION, EdgeSession
+from ..types import DeviceSpec
 from .fields import SuiteError
-from .schema import LATENCY_OWN_KEYS, PARITY_OWN_KEYS
-
-if TYPE_CHECKING:
-    from .items import SuiteItem
+from .schema import LATENCY_OWN_KEYS, PARITY_OWN_KEYS, Suite
 
 
-def run_check(item: SuiteItem) -> None:
+@dataclass(frozen=True)
+class SuiteCheck:
+    """One check of a suite on one device, as its pytest item runs it."""
+
+    suite: Suite
+    check: str
+    device: DeviceSpec
+    title: str  # the suite's node id (file::suite): what reports group its checks under
+    owner: str  # whom a golden of this check belongs to: the suite and the check, not the device
+
+
+def run_check(item: pytest.Item, job: SuiteCheck) -> None:
     session = item.config.stash[SESSION]
-    marker = model_marker(item, session)
-    {"accuracy": _accuracy, "latency": _latency, "parity": _parity}[item.check](item, session, marker)
+    marker = model_marker(item, job, session)
+    {"accuracy": _accuracy, "latency": _latency, "parity": _parity}[job.check](item, job, session, marker)
 
 
-def model_marker(item: SuiteItem, session: EdgeSession) -> ModelMarker:
+def model_marker(item: pytest.Item, job: SuiteCheck, session: EdgeSession) -> ModelMarker:
     """The suite's ``model:`` as an edge_model marker, a recipe replaced by the model it builds (cached)."""
     from .. import optimize
 
-    model = item.suite.model
+    model = job.suite.model
     options = {k: v for k, v in model.items() if k in COMPILE_OPTIONS}
     marker = ModelMarker(original=model["original"], optimized=model.get("optimized"), options=options)
     if marker.optimized is None or not optimize.is_recipe(marker.optimized):
@@ -35,14 +45,14 @@ def model_marker(item: SuiteItem, session: EdgeSession) -> ModelMarker:
     spec = optimize.parse_spec({**given_spec, "calibration": "suite"}, "model.optimized")
     calibration = None
     if spec.recipe.calibration or spec.recipe.validation:
-        calibration = _calibration(item, marker.optimized)
+        calibration = _calibration(item, job, marker.optimized)
     metric = None
     if spec.recipe.validation:
         from ..metrics import resolve
         from ..registry import registry_of
 
         metric = resolve(
-            item.suite.checks.get("accuracy", {}).get("metric", "accuracy"),
+            job.suite.checks.get("accuracy", {}).get("metric", "accuracy"),
             f"{item.path.name}: checks.accuracy.metric",
             registry_of(item.config),
             declarative=True,
@@ -51,9 +61,9 @@ def model_marker(item: SuiteItem, session: EdgeSession) -> ModelMarker:
     return ModelMarker(original=marker.original, optimized=built, options=options)
 
 
-def _calibration(item: SuiteItem, optimized: Any) -> dict[str, Any]:
+def _calibration(item: pytest.Item, job: SuiteCheck, optimized: Any) -> dict[str, Any]:
     """A recipe's calibration data: its own ``calibration:`` keys, the rest from the suite's ``data:``."""
-    data = item.suite.data or {}
+    data = job.suite.data or {}
     given = optimized.get("calibration", {}) if isinstance(optimized, dict) else {}
     calibration = {
         "path": given.get("path", data.get("path")),
@@ -67,11 +77,11 @@ def _calibration(item: SuiteItem, optimized: Any) -> dict[str, Any]:
     return calibration
 
 
-def _rows(item: SuiteItem, count: int) -> Any:
+def _rows(item: pytest.Item, job: SuiteCheck, count: int) -> Any:
     """The first ``count`` rows of the suite's data."""
     from .. import data as data_mod
 
-    data = item.suite.data or {}
+    data = job.suite.data or {}
     source = data_mod.load(
         data["path"], split=data.get("split", "test"), base_dir=item.path.parent, where=f"{item.path.name}: data.path"
     )
@@ -86,15 +96,15 @@ def _given_sizes(opts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _accuracy(item: SuiteItem, session: EdgeSession, marker: ModelMarker) -> None:
+def _accuracy(item: pytest.Item, job: SuiteCheck, session: EdgeSession, marker: ModelMarker) -> None:
     from ..accuracy import AccuracyFailed, budget_from_marker
     from ..checks import run_accuracy_check, store_record
     from ..registry import registry_of, trusted_code
 
-    base, data = item.path.parent, item.suite.data or {}
+    base, data = item.path.parent, job.suite.data or {}
     budget, preprocess = trusted_code(
         registry_of(item.config),
-        budget_from_marker((), item.suite.checks[item.check]),
+        budget_from_marker((), job.suite.checks[job.check]),
         data.get("preprocess"),
         base_dir=base,
         metric_where=f"{item.path.name}: checks.accuracy.metric",
@@ -105,7 +115,7 @@ def _accuracy(item: SuiteItem, session: EdgeSession, marker: ModelMarker) -> Non
         session=session,
         base_dir=base,
         marker=marker,
-        device=item.device,
+        device=job.device,
         budget=budget,
         data_source=data["path"],
         inputs_map=data.get("inputs"),
@@ -114,55 +124,55 @@ def _accuracy(item: SuiteItem, session: EdgeSession, marker: ModelMarker) -> Non
         preprocess=preprocess,
         split=data.get("split", "test"),
     )
-    store_record(item, "accuracy", item.title, item.device.id, result)
+    store_record(item, "accuracy", job.title, job.device.id, result)
     if not result.ok:
         raise AccuracyFailed(result.render())
 
 
-def _latency(item: SuiteItem, session: EdgeSession, marker: ModelMarker) -> None:
+def _latency(item: pytest.Item, job: SuiteCheck, session: EdgeSession, marker: ModelMarker) -> None:
     from ..checks import conclude_latency, latency_schedule, run_latency_check, store_record
     from ..latency_budget import budget_from_marker
 
-    opts = item.suite.checks[item.check]
+    opts = job.suite.checks[job.check]
     settings = session.settings
     if settings.latency_mode == "off":
         pytest.skip("latency checks are off (--edge-latency=off)")
     budget = budget_from_marker(
         (), {k: v for k, v in opts.items() if k not in LATENCY_OWN_KEYS}, latency_schedule(settings)
     )
-    source = _rows(item, budget.batch) if opts.get("inputs") == "data" else None  # a batch of the first rows
+    source = _rows(item, job, budget.batch) if opts.get("inputs") == "data" else None  # a batch of the first rows
     result = run_latency_check(
         session=session,
         base_dir=item.path.parent,
         marker=marker,
-        device=item.device,
+        device=job.device,
         budget=budget,
         inputs_source=source,
         seed=0,
-        columns=(item.suite.data or {}).get("inputs"),
+        columns=(job.suite.data or {}).get("inputs"),
         where=f"{item.path.name}: checks.latency",
         **_given_sizes(opts),
     )
-    store_record(item, "latency", item.title, item.device.id, result)
+    store_record(item, "latency", job.title, job.device.id, result)
     conclude_latency(settings, result)
 
 
-def _parity(item: SuiteItem, session: EdgeSession, marker: ModelMarker) -> None:
+def _parity(item: pytest.Item, job: SuiteCheck, session: EdgeSession, marker: ModelMarker) -> None:
     from ..checks import run_golden
     from ..parity_criteria import spec_from_marker
 
-    opts = item.suite.checks[item.check]
-    data = item.suite.data or {}
+    opts = job.suite.checks[job.check]
+    data = job.suite.data or {}
     samples = opts.get("samples", 32)
-    source = _rows(item, samples) if data.get("path") else None
+    source = _rows(item, job, samples) if data.get("path") else None
     spec = spec_from_marker((), {k: v for k, v in opts.items() if k not in PARITY_OWN_KEYS})
     run_golden(
         session=session,
         item=item,
-        owner=item.owner,
+        owner=job.owner,
         base_dir=item.path.parent,
         marker=marker,
-        device=item.device,
+        device=job.device,
         spec=spec,
         inputs=source,
         seed=opts.get("seed", 0),
