@@ -138,3 +138,18 @@ def test_the_circle_finder_finds_circles(tmp_path: Path, files: dict[str, str], 
         (pkg / name).write_text(text)
     graph = graph_of(pkg)
     assert [circle(group, graph) for group in cycles(graph)] == expected
+
+
+def test_architecture_md_names_only_files_that_exist() -> None:
+    """ARCHITECTURE.md stays true: every module file it names is in the package, and every module of the
+    package is named there (a new file gets its place on the page)."""
+    import re
+
+    text = (PACKAGE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    files = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")}
+    named = {n for n in re.findall(r"(?<![\w*<>/])[a-z_][\w/]*\.py", text) if not n.startswith("tests/")}
+    named -= {"conftest.py"}  # the user's file, not ours
+    missing = sorted(n for n in named if not any(f == n or f.endswith("/" + n) for f in files))
+    assert not missing, f"ARCHITECTURE.md names files that do not exist: {missing}"
+    unnamed = sorted(f for f in files if not f.endswith("__init__.py") and f not in named and f.rsplit("/", 1)[-1] not in named)
+    assert not unnamed, f"modules ARCHITECTURE.md does not place: {unnamed}"
