@@ -153,3 +153,18 @@ def test_architecture_md_names_only_files_that_exist() -> None:
     assert not missing, f"ARCHITECTURE.md names files that do not exist: {missing}"
     unnamed = sorted(f for f in files if not f.endswith("__init__.py") and f not in named and f.rsplit("/", 1)[-1] not in named)
     assert not unnamed, f"modules ARCHITECTURE.md does not place: {unnamed}"
+
+
+def test_pytester_files_do_not_take_the_names_of_our_test_modules() -> None:
+    """A pytester file named like one of tests/*.py (makepyfile(test_inputs=...)) fails a full run with
+    'import file mismatch' while passing alone: its name is taken by the module already imported."""
+    import re
+
+    tests = Path(__file__).resolve().parent
+    ours = {p.stem for p in tests.glob("test_*.py")}
+    clashes = []
+    for path in sorted(tests.rglob("*.py")):
+        for name in re.findall(r"makepyfile\(\s*(test_\w+)\s*=", path.read_text(encoding="utf-8")):
+            if name in ours:
+                clashes.append(f"{path.name}: makepyfile({name}=...)")
+    assert not clashes, f"pytester files named like a module of tests/: {clashes}"
