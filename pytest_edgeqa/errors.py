@@ -43,3 +43,7 @@ class NotHonoured(Unsupported):
 
 class RequiredNotHonoured(EdgeQAError):
     """``NotHonoured`` under --edge-require-devices: a failure."""
+
+
+class CheckFailed(EdgeQAError):
+    """A check ran and its budget does not hold: the message is the full report (KL divergence, generation)."""

@@ -252,3 +252,85 @@ def parity_check(pytestconfig: pytest.Config) -> Callable[..., Any]:
         raise AssertionError("unreachable")
 
     return check
+
+
+def _llm_markers(request: pytest.FixtureRequest, check: str, marker: str, example: str, parse: Callable[..., Any]) -> tuple[Any, Any, Any]:
+    """The check's own marker parsed, the edge_model marker (recipes not built: a language model's recipe
+    is built by the check, from the original's folder) and the recipe's calibration text, if any."""
+    node = request.node
+    mark = node.get_closest_marker(marker)
+    if mark is None:
+        raise ConfigError(f"{check} needs a {marker} marker, e.g. @pytest.mark.{example}")
+    budget = parse(mark.args, mark.kwargs)
+    models = node.get_closest_marker("edge_model")
+    if models is None:
+        raise ConfigError(
+            f"{check} needs an edge_model marker on the test, its class or module, e.g. "
+            "pytest.mark.edge_model(original='models/smollm2.gguf', optimized='nncf-weights-int8')"
+        )
+    parsed = markers.parse_model_marker(models)
+    text = None
+    if isinstance(parsed.optimized, dict) and parsed.optimized.get("calibration") is not None:
+        from .llm_session import calibration_text
+
+        text = calibration_text(request, parsed.optimized["calibration"], request.path.parent, "edge_model marker")
+    return budget, parsed, text
+
+
+def kld_check(request: pytest.FixtureRequest, device: DeviceSpec) -> Callable[..., Any]:
+    """kld_check: the optimized language model's KL divergence from the original's golden distribution."""
+    session = request.config.stash[SESSION]
+
+    def check(text: str, *, context: int = 256, windows: int | None = None, name: str | None = None) -> Any:
+        __tracebackhide__ = True
+        from .checks.kld import run_kld_check
+        from .kld import budget_from_marker
+
+        with as_outcome():
+            budget, models, calibration = _llm_markers(request, "kld_check", "kld", "kld(mean=0.02)", budget_from_marker)
+            return run_kld_check(
+                session=session,
+                item=request.node,
+                owner=owner_of(request.node),
+                base_dir=request.path.parent,
+                marker=models,
+                device=device,
+                budget=budget,
+                text=text,
+                context=context,
+                windows=windows,
+                name=name,
+                calibration=calibration,
+            )
+        raise AssertionError("unreachable")
+
+    return check
+
+
+def generation_check(request: pytest.FixtureRequest, device: DeviceSpec) -> Callable[..., Any]:
+    """generation_check: greedy generations of the original and the optimized language model compared."""
+    session = request.config.stash[SESSION]
+
+    def check(prompts: Any) -> Any:
+        __tracebackhide__ = True
+        from .checks.generation import run_generation_check
+        from .generation import budget_from_marker
+
+        with as_outcome():
+            budget, models, calibration = _llm_markers(
+                request, "generation_check", "generation", "generation(min_exact=0.8)", budget_from_marker
+            )
+            return run_generation_check(
+                session=session,
+                item=request.node,
+                owner=owner_of(request.node),
+                base_dir=request.path.parent,
+                marker=models,
+                device=device,
+                budget=budget,
+                prompts=prompts,
+                calibration=calibration,
+            )
+        raise AssertionError("unreachable")
+
+    return check

@@ -39,6 +39,17 @@ MARKERS = {
         "iterations=300, seconds=1.0, block=10, confidence=0.95): latency budgets for latency_check; relative "
         "budgets use the interval of the interleaved ratio optimized/original"
     ),
+    "kld": (
+        "kld(mean=None, p90=None, p95=None, p99=None, max=None, same_top=None, ppl_ratio=None, gate='point', "
+        "confidence=0.95, block=32, top_k=64): KL-divergence budget of a language model for kld_check (llama.cpp's "
+        "definitions; the base distribution is a compact golden of the original's top-k log-probs); gate='confident' "
+        "judges the block-bootstrap interval's worse end"
+    ),
+    "generation": (
+        "generation(max_new_tokens=32, min_exact=None, min_first_divergence=None, max_divergent=None): greedy "
+        "generation parity of a language model for generation_check: the rate of prompts generated token for token "
+        "alike, the earliest divergent token, the fraction of divergent tokens"
+    ),
     "parity": (
         "parity(atol=None, rtol=None, max_mismatch=0.0, max_abs_error=None, mean_abs_error=None, "
         "median_abs_error=None, quantile=0.99, quantile_abs_error=None, cosine=None, snr_db=None, psnr_db=None, "

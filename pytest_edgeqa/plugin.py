@@ -130,3 +130,19 @@ def latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Ca
     skips the test as NOT JUDGED (=strict fails it); under --edge-latency=warn a failure is a warning;
     =off skips the check. The result's ``status`` is set before it is recorded."""
     return fixture_calls.latency_check(request, device_of(request, edge_device))
+
+
+@pytest.fixture
+def kld_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Callable[..., Any]:
+    """``kld_check(text, *, context=256, windows=None, name=None)``: the KL divergence of the optimized language
+    model from the original's distribution (a compact golden of its top-k log-probs, recorded with
+    --update-golden) on ``text`` cut into windows of ``context`` tokens, scored on each window's second half as
+    llama.cpp does; asserts the ``kld`` marker's budget."""
+    return fixture_calls.kld_check(request, device_of(request, edge_device))
+
+
+@pytest.fixture
+def generation_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Callable[..., Any]:
+    """``generation_check(prompts)``: each prompt generated greedily (no chat template) by the original (f32)
+    and the optimized language model; asserts the ``generation`` marker's budget, the texts side by side."""
+    return fixture_calls.generation_check(request, device_of(request, edge_device))

@@ -58,6 +58,28 @@ def _num(value: Any) -> float | None:
     return v if v == v and abs(v) != float("inf") else None
 
 
+def _kld_figures(result: Any) -> dict[str, Any]:
+    st = result.stats
+    return {
+        "mean_kld": _num(st.mean_kld),
+        "mean_kld_high": _num(st.mean_kld_interval[1]),
+        "p99_kld": _num(st.kld_percentiles.get("p99")),
+        "max_kld": _num(st.kld_max),
+        "same_top": _num(st.same_top),
+        "same_top_low": _num(st.same_top_interval[0]),
+        "ppl_base": _num(st.ppl_base),
+        "ppl_q": _num(st.ppl_q),
+        "ppl_ratio": _num(st.ppl_ratio),
+        "ppl_ratio_high": _num(st.ppl_ratio_interval[1]),
+        "tokens": st.tokens,
+        "context": result.context,
+        "windows": result.windows,
+        "gate": result.budget.gate,
+        "golden": result.golden,
+        "action": result.action,
+    }
+
+
 def figures(check: str, result: Any) -> dict[str, Any]:
     if check == "accuracy":
         return {
@@ -102,6 +124,17 @@ def figures(check: str, result: Any) -> dict[str, Any]:
             "cpu_pressure": _num(result.contention.get("pressure")),
             "cpu_pressure_source": result.contention.get("source"),
             "rounds": max(1, len(result.rounds)),
+        }
+    if check == "kld":
+        return _kld_figures(result)
+    if check == "generation":
+        res = result.result
+        return {
+            "prompts": len(res.prompts),
+            "max_new_tokens": result.budget.max_new_tokens,
+            "exact_rate": _num(res.exact_rate),
+            "min_first_divergence": res.min_first_divergence,
+            "mean_divergent_fraction": _num(res.mean_divergent_fraction),
         }
     # parity: golden_check's (a golden, compared or recorded) or parity_check's (live, over its calls)
     outputs = _per_output(result.comparisons)
@@ -219,6 +252,18 @@ def describe(r: Mapping[str, Any]) -> str:
         if pressure is not None and (pressure > CONTENDED or r.get("status") == "not-judged"):
             text += f", CPU pressure {pressure:.0%}"
         return text
+    if r["check"] == "kld":
+        return (
+            f"mean KLD {_f(f['mean_kld'], '.4f')} (<= {_f(f['mean_kld_high'], '.4f')}), p99 {_f(f['p99_kld'], '.3f')}, "
+            f"same top {_f(f['same_top'], '.1%')}, PPL {_f(f['ppl_base'], '.3f')} -> {_f(f['ppl_q'], '.3f')} "
+            f"(x{_f(f['ppl_ratio'], '.4f')}) on {f['tokens']} tokens"
+        )
+    if r["check"] == "generation":
+        first = f["min_first_divergence"]
+        return (
+            f"{_f(f['exact_rate'], '.0%')} of {f['prompts']} prompts alike for {f['max_new_tokens']} tokens"
+            + (f", first divergence at token {first}" if first is not None else "")
+        )
     return (
         f"cos {_f(f['min_cosine'], '.5f')}, max|d| {_f(f['max_abs_error'], '.3g')}, top1 {_f(f['min_top1_agreement'], '.3f')} "
         f"({f['kind']}, {_action(f)})"

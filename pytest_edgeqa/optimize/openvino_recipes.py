@@ -31,10 +31,19 @@ def _read(ctx: Context) -> Any:
 
 
 def _save(model: Any, ctx: Context, compress_to_fp16: bool = False) -> Path:
+    """The built model in the output folder; a language model's folder keeps its layout (openvino_model.xml
+    with the tokenizer, detokenizer and JSON configs of the original copied beside it)."""
+    import shutil
+
     import openvino as ov
 
-    out = ctx.out_dir / "model.xml"
+    from ..runtimes.openvino_llm import MODEL_XML, companions
+
+    extra = companions(ctx.original.path.parent) if ctx.original.path.name == MODEL_XML else []
+    out = ctx.out_dir / (MODEL_XML if extra else "model.xml")
     ov.save_model(model, str(out), compress_to_fp16=compress_to_fp16)
+    for f in extra:
+        shutil.copy2(f, ctx.out_dir / f.name)
     return out
 
 
@@ -260,12 +269,35 @@ def _compress(ctx: Context, mode: str, **kwargs: Any) -> Path:
     return _save(compressed, ctx)
 
 
+def _data_aware(ctx: Context, name: str) -> dict[str, Any]:
+    """NNCF's data-aware weight compression options (AWQ, scale estimation), with the calibration samples
+    (for a language model: windows of its calibration text) as NNCF's dataset when there are any."""
+    import nncf
+
+    o = ctx.options
+    wanted = [k for k in ("awq", "scale_estimation") if o.get(k)]
+    if ctx.samples is None:
+        if wanted:
+            raise RecipeError(
+                f"recipe {name!r}: {' and '.join(f'{k}=True' for k in wanted)} needs calibration data "
+                "(calibration=<fixture name, text file or dataset>)"
+            )
+        return {}
+    return {
+        "dataset": nncf.Dataset(ctx.calibration_inputs(o.get("samples"))),
+        "awq": bool(o.get("awq")),
+        "scale_estimation": bool(o.get("scale_estimation")),
+        "subset_size": min(o.get("samples") or len(ctx.samples), len(ctx.samples)),
+    }
+
+
 @recipe(
     "nncf-weights-int8",
     options={"mode": Option(("asym", "sym"), "asym"), "ignored_scope": _SCOPE, "advanced": _ADVANCED},
 )
 def nncf_weights_int8(ctx: Context) -> Path:
-    """NNCF INT8 weight compression (nncf.compress_weights), for MatMul-heavy and transformer models."""
+    """NNCF INT8 weight compression (nncf.compress_weights), for MatMul-heavy and transformer models and
+    language-model folders."""
     return _compress(ctx, f"int8_{ctx.options['mode']}")
 
 
@@ -276,11 +308,24 @@ def nncf_weights_int8(ctx: Context) -> Path:
         "group_size": Option(int, 128),
         "ratio": Option(float, 1.0, lambda v: 0 < v <= 1, "a fraction in (0, 1]"),
         "all_layers": Option(bool, False),
+        "awq": Option(bool, False),
+        "scale_estimation": Option(bool, False),
+        "samples": Option(int, 32),
         "ignored_scope": _SCOPE,
         "advanced": _ADVANCED,
     },
 )
 def nncf_weights_int4(ctx: Context) -> Path:
-    """NNCF INT4 weight compression: ``ratio`` of the layers in INT4 (groups of ``group_size``), the rest INT8."""
+    """NNCF INT4 weight compression: ``ratio`` of the layers in INT4 (groups of ``group_size``), the rest INT8.
+    With calibration data it is data-aware: the INT4 layers are picked by their activations' sensitivity, and
+    ``awq`` (activation-aware scaling) and ``scale_estimation`` can be turned on; ``samples`` caps the
+    calibration samples (for a language model: windows of 128 tokens of its calibration text)."""
     o = ctx.options
-    return _compress(ctx, f"int4_{o['mode']}", group_size=o["group_size"], ratio=o["ratio"], all_layers=o["all_layers"])
+    return _compress(
+        ctx,
+        f"int4_{o['mode']}",
+        group_size=o["group_size"],
+        ratio=o["ratio"],
+        all_layers=o["all_layers"],
+        **_data_aware(ctx, "nncf-weights-int4"),
+    )

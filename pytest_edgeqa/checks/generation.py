@@ -1,0 +1,94 @@
+"""The generation check behind ``generation_check`` and a suite's ``checks.generation``: each prompt
+generated greedily by the original (f32) and the optimized model, the tokens compared position by position."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import CheckFailed, ConfigError
+from .kld import reference_device, same_tokens
+from .records import store_record
+
+
+def prompts_of(prompts: Any, where: str) -> list[str]:
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    try:
+        out = list(prompts)
+    except TypeError:
+        raise ConfigError(f"{where}: prompts={type(prompts).__name__}; expected a str or a list of str") from None
+    bad = [i for i, p in enumerate(out) if not isinstance(p, str) or not p.strip()]
+    if not out or bad:
+        what = "an empty list" if not out else f"item {bad[0]} is {out[bad[0]]!r}"
+        raise ConfigError(f"{where}: prompts is {what}; expected one or more non-empty strings")
+    return out
+
+
+def run_generation_check(
+    *,
+    session: Any,
+    item: Any,
+    owner: str,
+    base_dir: Path,
+    marker: Any,
+    device: Any,
+    budget: Any,
+    prompts: Any,
+    calibration: str | None = None,
+    where: str = "generation_check",
+) -> Any:
+    __tracebackhide__ = True
+    from .. import generation
+    from ..llm_session import language_model, marked_llms
+
+    texts = prompts_of(prompts, where)
+    pair = marked_llms(session, marker, base_dir, calibration)
+    if pair.optimized is None:
+        raise ConfigError(f"{where}: the edge_model marker names no optimized model to compare with the original")
+    original = language_model(session, pair.original, reference_device(session), "f32", "original")
+    optimized = language_model(session, pair.optimized, device, None, "optimized")
+    same_tokens(original, optimized, "\n".join(texts), original.encode("\n".join(texts)))
+    n = budget.max_new_tokens
+    ids_a = [original.generate(p, n) for p in texts]
+    ids_b = [optimized.generate(p, n) for p in texts]
+    result = generation.compare(
+        texts, ids_a, ids_b, [original.decode(i) for i in ids_a], [optimized.decode(i) for i in ids_b]
+    )
+    failures = generation.judge(result, budget)
+    record = _Record(result, failures, pair.original.name, pair.optimized.name, device.id, budget)
+    store_record(item, "generation", getattr(item, "title", owner), device.id, record)
+    if failures:
+        raise CheckFailed(record.render())
+    return result
+
+
+class _Record:
+    """The generation result with its verdict, as the reports keep it."""
+
+    def __init__(self, result: Any, failures: list[str], original: str, optimized: str, device: str, budget: Any) -> None:
+        self.result, self.failures, self.budget = result, failures, budget
+        self.original, self.optimized, self.device = original, optimized, device
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {
+            "original": self.original,
+            "optimized": self.optimized,
+            "device": self.device,
+            "budget": asdict(self.budget),
+            "failures": list(self.failures),
+            **self.result.to_dict(),
+        }
+
+    def render(self) -> str:
+        head = (
+            f"generation {'ok' if self.ok else 'FAILED'}: {self.optimized} against {self.original} on {self.device}, "
+            f"{len(self.result.prompts)} prompts, {self.budget.max_new_tokens} new tokens each (greedy)"
+        )
+        return "\n".join([head, *(f"  {f}" for f in self.failures), self.result.render()])
