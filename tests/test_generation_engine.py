@@ -276,3 +276,13 @@ def test_every_bad_marker_argument_is_refused_by_name(args, kwargs, message):
 def test_the_source_is_named():
     with pytest.raises(ConfigError, match=r"^suite.yaml checks.generation: min_exact=2"):
         budget_from_marker((), {"min_exact": 2}, where="suite.yaml checks.generation")
+
+
+def test_the_caret_stays_under_the_divergence_with_wide_characters():
+    r = one([1, 2, 3], [1, 2, 4], "日本語のテキストです", "日本語のテキストだ", prompt="ja")
+    lines = r.render().splitlines()
+    original, optimized, caret = lines[-3], lines[-2], lines[-1]
+    label = len("    original : ")
+    assert original[label:].startswith("日本語のテキストで") and optimized[label:].startswith("日本語のテキストだ")
+    # eight double-width characters before the divergence: the caret is 16 columns in
+    assert caret.index("^") == label + 2 * len("日本語のテキスト")
