@@ -1,7 +1,7 @@
 """KL divergence of a quantized LLM from its base, with the figures of llama.cpp's ``llama-perplexity
---kl-divergence`` (ggml-org/llama.cpp, tools/perplexity/perplexity.cpp: the per-token ``log_softmax(...,
-kl_divergence_result &)`` and the statistics ``kl_divergence`` prints), a compact top-k base ("golden"),
-a paired block bootstrap, and the budget of the ``kld`` marker.
+--kl-divergence`` (ggml-org/llama.cpp, tools/perplexity/perplexity.cpp as of commit 050fc7f: the per-token
+``log_softmax(..., kl_divergence_result &)`` and the statistics ``kl_divergence`` prints), a compact top-k
+base ("golden"), a paired block bootstrap, and the budget of the ``kld`` marker.
 
 Two differences from llama.cpp, both in the base distribution it stores: llama.cpp keeps every log-prob as
 uint16 over [max - 16, max] and drops base terms below log p = -16 from the KLD sum; here the base keeps its
@@ -118,8 +118,8 @@ def token_figures(base: BaseLogits, q_logprobs: np.ndarray, targets: np.ndarray)
     gap is exactly r * KL(p_tail / r || q_tail / r_q), zero when k = V. q below ``FLOOR`` counts as ``FLOOR``.
 
     It is computed in the equal form sum_K [p log(p/q) - p + q] + [r log(r/r_q) - r + r_q] (the added terms sum
-    to -1 + 1 = 0 for normalised p and q): there the fp16 rounding of log p (up to 2^-11 relative for
-    |log p| < 1) enters only multiplied by log(p/q), which is small exactly when the models are close.
+    to -1 + 1 = 0 for normalised p and q): there the fp16 rounding of log p (up to |log p| * 2^-11, the
+    fraction by which p is off) enters only multiplied by log(p/q), small exactly when the models are close.
     """
     q, t = np.asarray(q_logprobs), np.asarray(targets)
     _check(q, t, "token_figures")
@@ -253,28 +253,27 @@ class KLDStats:
         return {k: clean(v) for k, v in asdict(self).items()}
 
     def render(self) -> str:
-        """A compact table for a failure message."""
-        pct, lo_hi = round(self.confidence * 100), lambda i, f: f"[{f(i[0])}, {f(i[1])}]"
-        kp, dpp = self.kld_percentiles, self.dp_percentiles
-        cor = "n/a" if not math.isfinite(self.ln_ppl_correlation) else f"{100 * self.ln_ppl_correlation:.2f}%"
-        return "\n".join(
-            [
-                f"KL divergence on {self.tokens} tokens ({pct}% intervals: paired bootstrap, {self.block}-token blocks, "
-                f"{self.resamples} resamples)",
-                f"  mean KLD   {self.mean_kld:.6f} ± {self.mean_kld_se:.6f}  {pct}% {lo_hi(self.mean_kld_interval, '{:.6f}'.format)}",
-                f"  KLD        max {self.kld_max:.4f}  99.9% {kp['p99.9']:.4f}  99% {kp['p99']:.4f}  95% {kp['p95']:.4f}  "
-                f"90% {kp['p90']:.4f}  median {kp['p50']:.4f}  10% {kp['p10']:.4f}  min {self.kld_min:.4f}",
-                f"  PPL(Q)     {self.ppl_q:.4f} ± {self.ppl_q_se:.4f}   PPL(base) {self.ppl_base:.4f} ± {self.ppl_base_se:.4f}   "
-                f"Cor(ln PPL(Q), ln PPL(base)) {cor}",
-                f"  PPL ratio  {self.ppl_ratio:.4f} ± {self.ppl_ratio_se:.4f}  {pct}% {lo_hi(self.ppl_ratio_interval, '{:.4f}'.format)}"
-                f"   ln ratio {self.ln_ppl_ratio_mean:.6f} ± {self.ln_ppl_ratio_se:.6f}",
-                f"  same top   {100 * self.same_top:.2f}% ± {100 * self.same_top_se:.2f}%  {pct}% "
-                f"{lo_hi(self.same_top_interval, lambda v: f'{100 * v:.2f}%')}",
-                f"  Δp         mean {100 * self.dp_mean:.3f}% ± {100 * self.dp_mean_se:.3f}%  RMS {100 * self.dp_rms:.3f}% ± "
-                f"{100 * self.dp_rms_se:.3f}%  max {100 * self.dp_max:.2f}%  99% {100 * dpp['p99']:.2f}%  "
-                f"median {100 * dpp['p50']:.2f}%  1% {100 * dpp['p1']:.2f}%  min {100 * self.dp_min:.2f}%",
-            ]
-        )
+        """A compact table for a failure message (percentages as llama.cpp prints them)."""
+        pct, kp, dpp = round(self.confidence * 100), self.kld_percentiles, self.dp_percentiles
+        cor = f"{100 * self.ln_ppl_correlation:.2f}%" if math.isfinite(self.ln_ppl_correlation) else "n/a"
+        ci = lambda i, fmt: f"{pct}% [{fmt.format(i[0])}, {fmt.format(i[1])}]"  # noqa: E731
+        kld_pct = "  ".join(f"{k[1:]}% {kp[k]:.4f}" for k in ("p99.9", "p99", "p95", "p90", "p50", "p10"))
+        dp_pct = "  ".join(f"{k[1:]}% {100 * dpp[k]:.2f}%" for k in ("p99", "p50", "p1"))
+        return "\n".join([
+            f"KL divergence on {self.tokens} tokens ({pct}% intervals: paired bootstrap over "
+            f"{self.block}-token blocks, {self.resamples} resamples)",
+            f"  mean KLD   {self.mean_kld:.6f} ± {self.mean_kld_se:.6f}  {ci(self.mean_kld_interval, '{:.6f}')}",
+            f"  KLD        max {self.kld_max:.4f}  {kld_pct}  min {self.kld_min:.4f}",
+            f"  PPL(Q)     {self.ppl_q:.4f} ± {self.ppl_q_se:.4f}  PPL(base) {self.ppl_base:.4f} ± "
+            f"{self.ppl_base_se:.4f}  Cor(ln PPL(Q), ln PPL(base)) {cor}",
+            f"  PPL ratio  {self.ppl_ratio:.4f} ± {self.ppl_ratio_se:.4f}  {ci(self.ppl_ratio_interval, '{:.4f}')}  "
+            f"ln ratio {self.ln_ppl_ratio_mean:.6f} ± {self.ln_ppl_ratio_se:.6f}",
+            f"  same top   {100 * self.same_top:.2f}% ± {100 * self.same_top_se:.2f}%  "
+            f"{ci([100 * v for v in self.same_top_interval], '{:.2f}%')}",
+            f"  Δp         mean {100 * self.dp_mean:.3f}% ± {100 * self.dp_mean_se:.3f}%  "
+            f"RMS {100 * self.dp_rms:.3f}% ± {100 * self.dp_rms_se:.3f}%  max {100 * self.dp_max:.2f}%  {dp_pct}  "
+            f"min {100 * self.dp_min:.2f}%",
+        ])  # fmt: skip
 
 
 def _ppl_figures(nll_q: np.ndarray, nll_base: np.ndarray) -> dict[str, float]:
