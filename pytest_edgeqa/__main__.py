@@ -31,6 +31,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     c.add_argument("--max-cosine-drop", type=float, default=1e-4, help="allowed fall of a parity cosine (default 1e-4)")
     c.add_argument(
+        "--max-kld-growth", type=float, default=0.005, help="allowed growth of a mean KL divergence (default 0.005)"
+    )
+    c.add_argument(
+        "--max-ppl-ratio-growth",
+        type=float,
+        default=0.01,
+        help="allowed growth of a PPL(optimized)/PPL(original) ratio (default 0.01)",
+    )
+    c.add_argument(
+        "--max-same-top-drop", type=float, default=0.01, help="allowed fall of a same-top-token rate (default 0.01)"
+    )
+    c.add_argument(
+        "--max-exact-drop",
+        type=float,
+        default=0.1,
+        help="allowed fall of the rate of prompts a generation check generates alike (default 0.1)",
+    )
+    c.add_argument(
         "--allow-lost",
         action="store_true",
         help="a check that was judged before and is skipped or gone now is not a regression (lost coverage)",
@@ -54,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         accuracy=args.max_accuracy_drop,
         latency=args.max_latency_ratio,
         parity=args.max_cosine_drop,
+        kld=args.max_kld_growth,
+        ppl_ratio=args.max_ppl_ratio_growth,
+        same_top=args.max_same_top_drop,
+        exact=args.max_exact_drop,
         allow_lost=args.allow_lost,
     )
     for line in moved:

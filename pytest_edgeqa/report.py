@@ -62,14 +62,17 @@ def _kld_figures(result: Any) -> dict[str, Any]:
     st = result.stats
     return {
         "mean_kld": _num(st.mean_kld),
+        "mean_kld_low": _num(st.mean_kld_interval[0]),
         "mean_kld_high": _num(st.mean_kld_interval[1]),
         "p99_kld": _num(st.kld_percentiles.get("p99")),
         "max_kld": _num(st.kld_max),
         "same_top": _num(st.same_top),
         "same_top_low": _num(st.same_top_interval[0]),
+        "same_top_high": _num(st.same_top_interval[1]),
         "ppl_base": _num(st.ppl_base),
         "ppl_q": _num(st.ppl_q),
         "ppl_ratio": _num(st.ppl_ratio),
+        "ppl_ratio_low": _num(st.ppl_ratio_interval[0]),
         "ppl_ratio_high": _num(st.ppl_ratio_interval[1]),
         "tokens": st.tokens,
         "context": result.context,
@@ -315,6 +318,8 @@ def markdown(report: Mapping[str, Any]) -> str:
         "accuracy": ["test", "device", "metric", "original", "optimized", "drop", "95% CI", "precision", ""],
         "latency": ["test", "device", "p50 ms", "p90 ms", "speedup", "samples/s", "precision", ""],
         "parity": ["test", "device", "min cosine", "max abs error", "top-1", "golden", ""],
+        "kld": ["test", "device", "mean KLD", "p99 KLD", "same top", "PPL", "PPL ratio", "tokens", "golden", ""],
+        "generation": ["test", "device", "prompts", "exact", "first divergence", "tokens differing", ""],
     }
     icon = {"PASS": "✅", "FAIL": "❌", "WARN": "⚠️ WARN", "NOT JUDGED": "❔ NOT JUDGED", "SKIP": "⏭️"}
     for check, cols in headers.items():
@@ -327,32 +332,55 @@ def markdown(report: Mapping[str, Any]) -> str:
             mark = icon.get(verdict(r), verdict(r))
             if not f:  # skipped: say why in the first figure column
                 cells = [str(r.get("detail", {}).get("reason", "")).replace("|", "/")] + [""] * (len(cols) - 4)
-            elif check == "accuracy":
-                cells = [
-                    f["metric"],
-                    _f(f["original"]),
-                    _f(f["optimized"]),
-                    _f(f["drop"], "+.4f"),
-                    f"[{_f(f['ci_low'], '+.4f')}, {_f(f['ci_high'], '+.4f')}]",
-                    f"{f['original_precision']} → {f['optimized_precision']}",
-                ]
-            elif check == "latency":
-                cells = [
-                    _f(f["p50_ms"]),
-                    _f(f["p90_ms"]),
-                    _f(f.get("speedup"), ".2f"),
-                    _f(f.get("fps"), ",.0f"),
-                    str(f.get("precision") or "-"),
-                ]
             else:
-                cells = [
-                    _f(f["min_cosine"], ".5f"),
-                    _f(f["max_abs_error"], ".3g"),
-                    _f(f["min_top1_agreement"], ".3f"),
-                    f"`{f['golden']}` ({f['action']})" if f["golden"] else _action(f),
-                ]
+                cells = _cells(check, f)
             out.append("| " + " | ".join([f"`{r['name']}`", r["device"], *cells, mark]) + " |")
     return "\n".join(out) + "\n"
+
+
+def _cells(check: str, f: Mapping[str, Any]) -> list[str]:
+    """The figure cells of one row of a check's Markdown table."""
+    if check == "accuracy":
+        return [
+            f["metric"],
+            _f(f["original"]),
+            _f(f["optimized"]),
+            _f(f["drop"], "+.4f"),
+            f"[{_f(f['ci_low'], '+.4f')}, {_f(f['ci_high'], '+.4f')}]",
+            f"{f['original_precision']} → {f['optimized_precision']}",
+        ]
+    if check == "latency":
+        return [
+            _f(f["p50_ms"]),
+            _f(f["p90_ms"]),
+            _f(f.get("speedup"), ".2f"),
+            _f(f.get("fps"), ",.0f"),
+            str(f.get("precision") or "-"),
+        ]
+    if check == "kld":
+        return [
+            f"{_f(f['mean_kld'], '.5f')} [{_f(f.get('mean_kld_low'), '.5f')}, {_f(f['mean_kld_high'], '.5f')}]",
+            _f(f["p99_kld"], ".4f"),
+            f"{_f(f['same_top'], '.2%')} (≥ {_f(f['same_top_low'], '.2%')})",
+            f"{_f(f['ppl_base'], '.3f')} → {_f(f['ppl_q'], '.3f')}",
+            f"{_f(f['ppl_ratio'], '.4f')} (≤ {_f(f['ppl_ratio_high'], '.4f')})",
+            str(f["tokens"]),
+            f"`{f['golden']}` ({f['action']})",
+        ]
+    if check == "generation":
+        first = f["min_first_divergence"]
+        return [
+            f"{f['prompts']} × {f['max_new_tokens']} tokens",
+            _f(f["exact_rate"], ".0%"),
+            "-" if first is None else f"token {first}",
+            _f(f["mean_divergent_fraction"], ".1%"),
+        ]
+    return [
+        _f(f["min_cosine"], ".5f"),
+        _f(f["max_abs_error"], ".3g"),
+        _f(f["min_top1_agreement"], ".3f"),
+        f"`{f['golden']}` ({f['action']})" if f["golden"] else _action(f),
+    ]
 
 
 # ------------------------------------------------------------------------------------------ matrix
@@ -427,6 +455,10 @@ def compare(
     accuracy: float,
     latency: float,
     parity: float,
+    kld: float = 0.005,
+    ppl_ratio: float = 0.01,
+    same_top: float = 0.01,
+    exact: float = 0.1,
     allow_lost: bool = False,
 ) -> tuple[list[str], list[str]]:
     """What moved between two reports, and which moves are regressions:
@@ -437,7 +469,13 @@ def compare(
       baseline's drop (a move inside the evaluation's own noise is reported, not failed);
     - a p50 latency slower by more than the ratio ``latency`` even between the favourable ends of both
       runs' intervals (fast end now, slow end before), so noise within a run is not a regression;
-    - a parity cosine lower by more than ``parity`` (deterministic: no interval needed)."""
+    - a parity cosine lower by more than ``parity`` (deterministic: no interval needed);
+    - a language model's mean KLD or PPL ratio grown by more than ``kld`` / ``ppl_ratio``, or its same-top
+      rate fallen by more than ``same_top``, where the current interval lies wholly on the worse side of
+      the baseline's figure;
+    - a generation's exact rate fallen by more than ``exact`` (greedy decoding: no interval needed)."""
+    limits = {"accuracy": accuracy, "latency": latency, "parity": parity, "kld": kld, "ppl_ratio": ppl_ratio}
+    limits.update(same_top=same_top, exact=exact)
     key = lambda r: (r["nodeid"], r["check"], r["device"])  # noqa: E731
     base = {key(r): r for r in baseline.get("results", [])}
     now = {key(r): r for r in current.get("results", [])}
@@ -458,7 +496,7 @@ def compare(
             if sc == "skip" and not allow_lost:
                 regressions.append(f"{line} (lost coverage; --allow-lost accepts it)")
         if sb in JUDGED and sc in JUDGED:
-            moved_line, regressed = _moved(r["check"], b["figures"], r["figures"], accuracy, latency, parity)
+            moved_line, regressed = _moved(r["check"], b["figures"], r["figures"], limits)
             if moved_line:
                 moved.append(f"{label}: {moved_line}")
             if regressed:
@@ -472,10 +510,18 @@ def compare(
     return moved, regressions
 
 
-def _moved(
-    check: str, fb: Mapping[str, Any], fc: Mapping[str, Any], accuracy: float, latency: float, parity: float
-) -> tuple[str, str]:
+def _moved(check: str, fb: Mapping[str, Any], fc: Mapping[str, Any], limits: Mapping[str, float]) -> tuple[str, str]:
     """One check's move between two judged results: the line to print, and why it regressed ('' if not)."""
+    accuracy, latency, parity = limits["accuracy"], limits["latency"], limits["parity"]
+    if check == "kld":
+        return _kld_moved(fb, fc, limits)
+    if check == "generation" and fb.get("exact_rate") is not None and fc.get("exact_rate") is not None:
+        delta = fb["exact_rate"] - fc["exact_rate"]
+        line = f"exact rate {fb['exact_rate']:.0%} -> {fc['exact_rate']:.0%}"
+        first = (fb.get("min_first_divergence"), fc.get("min_first_divergence"))
+        if first != (None, None):
+            line += ", first divergence " + " -> ".join("none" if t is None else f"token {t}" for t in first)
+        return line, (f"(lower by {delta:.0%} > {limits['exact']:.0%})" if delta > limits["exact"] + 1e-12 else "")
     if check == "accuracy" and fb.get("drop") is not None and fc.get("drop") is not None:
         delta = fc["drop"] - fb["drop"]
         line = f"drop {fb['drop']:+.4f} -> {fc['drop']:+.4f} ({delta:+.4f})"
@@ -499,3 +545,28 @@ def _moved(
         line = f"cosine {fb['min_cosine']:.6f} -> {fc['min_cosine']:.6f}"
         return line, (f"(lower by {delta:.2g} > {parity:g})" if delta > parity else "")
     return "", ""
+
+
+# A language model's figures compared between reports: (figure, label, format, limit key, whether higher is
+# worse, the end of the current interval that must lie beyond the baseline's figure for a regression).
+_KLD_MOVES = (
+    ("mean_kld", "mean KLD", ".5f", "kld", True, "mean_kld_low"),
+    ("ppl_ratio", "PPL ratio", ".4f", "ppl_ratio", True, "ppl_ratio_low"),
+    ("same_top", "same top", ".2%", "same_top", False, "same_top_high"),
+)
+
+
+def _kld_moved(fb: Mapping[str, Any], fc: Mapping[str, Any], limits: Mapping[str, float]) -> tuple[str, str]:
+    """Mean KLD, PPL ratio and same-top rate before and now, and which grew worse beyond their limit and
+    beyond the current run's own interval."""
+    parts, why = [], []
+    for key, label, fmt, limit_key, up, end_key in _KLD_MOVES:
+        b, c = fb.get(key), fc.get(key)
+        if b is None or c is None:
+            continue
+        parts.append(f"{label} {b:{fmt}} -> {c:{fmt}}")
+        worse, limit, end = (c - b) if up else (b - c), limits[limit_key], fc.get(end_key)
+        beyond_noise = end is None or (end > b if up else end < b)
+        if worse > limit and beyond_noise:
+            why.append(f"{label} {'up' if up else 'down'} by {worse:{fmt}} > {limit:{fmt}}")
+    return ", ".join(parts), (f"({'; '.join(why)})" if why else "")

@@ -87,6 +87,8 @@ def reword(exc: ConfigError, path: Path, key: str, values: Iterable[Any] = ()) -
         "accuracy marker: ",
         "latency marker: ",
         "parity marker: ",
+        "kld marker: ",
+        "generation marker: ",
         "edge_model marker: ",
         "parity marker outputs",
     ):

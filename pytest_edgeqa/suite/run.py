@@ -1,5 +1,6 @@
 """Running a suite item's check on the same engines as the markers: its models (a recipe built), then the
-accuracy, latency or parity check with the suite's options, its result stored for the reports."""
+accuracy, latency or parity check with the suite's options, its result stored for the reports; a language
+model's kld or generation check takes the model: as written (its flow builds the recipe) and its texts."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from ..markers import COMPILE_OPTIONS, ModelMarker
 from ..session import SESSION, EdgeSession
 from ..types import DeviceSpec
 from .fields import SuiteError
-from .schema import LATENCY_OWN_KEYS, PARITY_OWN_KEYS, Suite
+from .llm import GENERATION_OWN, KLD_OWN, prompts, read_text_file, text_file
+from .schema import LATENCY_OWN_KEYS, LLM_CHECKS, PARITY_OWN_KEYS, Suite
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,10 @@ class SuiteCheck:
 
 def run_check(item: pytest.Item, job: SuiteCheck) -> None:
     session = item.config.stash[SESSION]
+    if job.check in LLM_CHECKS:
+        marker, calibration = _language_model(item, job)
+        {"kld": _kld, "generation": _generation}[job.check](item, job, session, marker, calibration)
+        return
     marker = model_marker(item, job, session)
     {"accuracy": _accuracy, "latency": _latency, "parity": _parity}[job.check](item, job, session, marker)
 
@@ -180,4 +186,63 @@ def _parity(item: pytest.Item, job: SuiteCheck, session: EdgeSession, marker: Mo
         columns=data.get("inputs"),
         where=f"{item.path.name}: checks.parity",
         **_given_sizes(opts),
+    )
+
+
+def _language_model(item: pytest.Item, job: SuiteCheck) -> tuple[ModelMarker, str | None]:
+    """The suite's ``model:`` for a language model's check: the recipe as written (the check builds it from
+    the original's folder) and its calibration text, read from the .txt file it names."""
+    model = job.suite.model
+    optimized = model.get("optimized")
+    calibration = None
+    if isinstance(optimized, dict) and isinstance(optimized.get("calibration"), str):
+        key, what = "model.optimized.calibration", "the calibration text of a language model's recipe"
+        calibration = read_text_file(text_file(optimized["calibration"], item.path, key, what), item.path, key)
+    options = {k: v for k, v in model.items() if k in COMPILE_OPTIONS}
+    return ModelMarker(original=model["original"], optimized=optimized, options=options), calibration
+
+
+def _kld(
+    item: pytest.Item, job: SuiteCheck, session: EdgeSession, marker: ModelMarker, calibration: str | None
+) -> None:
+    from ..checks.kld import DEFAULT_CONTEXT, run_kld_check
+    from ..kld import budget_from_marker
+
+    opts = job.suite.checks[job.check]
+    key = "checks.kld.text"
+    text = read_text_file(text_file(opts["text"], item.path, key, "the text to score"), item.path, key)
+    run_kld_check(
+        session=session,
+        item=item,
+        owner=job.owner,
+        base_dir=item.path.parent,
+        marker=marker,
+        device=job.device,
+        budget=budget_from_marker((), {k: v for k, v in opts.items() if k not in KLD_OWN}),
+        text=text,
+        context=opts.get("context", DEFAULT_CONTEXT),
+        windows=opts.get("windows"),
+        calibration=calibration,
+        where=f"{item.path.name}: checks.kld",
+    )
+
+
+def _generation(
+    item: pytest.Item, job: SuiteCheck, session: EdgeSession, marker: ModelMarker, calibration: str | None
+) -> None:
+    from ..checks.generation import run_generation_check
+    from ..generation import budget_from_marker
+
+    opts = job.suite.checks[job.check]
+    run_generation_check(
+        session=session,
+        item=item,
+        owner=job.owner,
+        base_dir=item.path.parent,
+        marker=marker,
+        device=job.device,
+        budget=budget_from_marker((), {k: v for k, v in opts.items() if k not in GENERATION_OWN}),
+        prompts=prompts(opts["prompts"], item.path),
+        calibration=calibration,
+        where=f"{item.path.name}: checks.generation",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,11 @@ from .fields import (
     reword,
     sizes,
 )
+from .llm import generation_options, kld_options, text_file
 from .reading import parse, read_text
 
-CHECKS = ("accuracy", "latency", "parity")
+CHECKS = ("accuracy", "latency", "parity", "kld", "generation")
+LLM_CHECKS = ("kld", "generation")  # a language model's checks: no data:, a recipe calibrated by a text file
 TOP_KEYS = ("name", "model", "data", "devices", "checks")
 MODEL_KEYS = ("original", "optimized", *COMPILE_OPTIONS)
 DATA_KEYS = ("path", "split", "inputs", "label", "samples", "preprocess")
@@ -117,7 +120,9 @@ def _recipe(value: dict[str, Any], path: Path) -> None:
     except ConfigError as exc:
         raise SuiteError(f"{path.name}: {capped(str(exc), spec.values())}") from None
     cal = spec.get("calibration")
-    if cal is not None:
+    if isinstance(cal, str):  # a language model's recipe: calibrated by a text
+        text_file(cal, path, "model.optimized.calibration", "the calibration text of a language model's recipe")
+    elif cal is not None:
         cal = mapping(cal, path, "model.optimized.calibration", CALIBRATION_KEYS)
         for key in ("path", "split", "label"):
             value = cal.get(key, "")
@@ -178,7 +183,7 @@ def _checks(value: Any, path: Path, data: dict[str, Any] | None, optimized: Any)
     for check, options in checks.items():
         opts = mapping(options if options is not None else {}, path, f"checks.{check}", None)
         try:
-            {"accuracy": _accuracy, "latency": _latency, "parity": _parity}[check](opts, path, data)
+            CHECKERS[check](opts, path, data)
         except ConfigError as exc:
             raise reword(exc, path, f"checks.{check}", opts.values()) from None
         _needs(check, opts, path, data, optimized)
@@ -222,6 +227,15 @@ def _parity(opts: dict[str, Any], path: Path, data: dict[str, Any] | None) -> No
     )
 
 
+CHECKERS: dict[str, Callable[[dict[str, Any], Path, dict[str, Any] | None], None]] = {
+    "accuracy": _accuracy,
+    "latency": _latency,
+    "parity": _parity,
+    "kld": kld_options,
+    "generation": generation_options,
+}
+
+
 def _needs(check: str, opts: dict[str, Any], path: Path, data: dict[str, Any] | None, optimized: Any) -> None:
     """What a check needs beyond its own options: data to evaluate on, an optimized model to compare."""
     if check == "accuracy" and data is None:
@@ -229,6 +243,17 @@ def _needs(check: str, opts: dict[str, Any], path: Path, data: dict[str, Any] | 
     if check == "accuracy" and optimized is None:
         raise SuiteError(
             f"{path.name}: model.optimized: missing; the {check} check compares the optimized model with the original"
+        )
+    if check in LLM_CHECKS and optimized is None:
+        raise SuiteError(
+            f"{path.name}: model.optimized: missing; the {check} check compares the optimized language model with"
+            " the original (a model folder, or a recipe such as nncf-weights-int8)"
+        )
+    text_calibrated = isinstance(optimized, dict) and isinstance(optimized.get("calibration"), str)
+    if text_calibrated and check not in LLM_CHECKS:
+        raise SuiteError(
+            f"{path.name}: model.optimized.calibration: a text file calibrates a language model's recipe, for the"
+            f" kld and generation checks; the {check} check's recipe takes calibration data {{path, split, inputs}}"
         )
     relative = [k for k in ("max_ratio", "min_speedup") if check == "latency" and opts.get(k) is not None]
     if relative and optimized is None:
