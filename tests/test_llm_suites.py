@@ -37,7 +37,7 @@ checks:
   generation: {{prompts: prompts.txt, max_new_tokens: 8, min_first_divergence: 1}}
 """
 INT8 = "{recipe: nncf-weights-int8}"
-INT4 = "{recipe: nncf-weights-int4, group_size: 64, ratio: 0.8, samples: 4, calibration: calibration.txt}"
+INT4 = "{recipe: nncf-weights-int4, group_size: 64, ratio: 1.0, samples: 2, calibration: calibration.txt}"
 
 
 @pytest.fixture(scope="module")
