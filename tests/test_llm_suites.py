@@ -288,3 +288,46 @@ def test_a_malformed_kld_check_fails_alone_with_the_message(pytester: pytest.Pyt
         ]
     )
     assert_clean(result)
+
+
+def _report(check: str, **figures: float | int | None) -> dict:
+    rec = {"nodeid": "s.edgeqa.yaml::s", "name": "s", "check": check, "device": "CPU", "status": "pass", "ok": True}
+    return {"results": [{**rec, "figures": figures, "detail": {}}]}
+
+
+def test_compare_judges_kld_moves_by_the_current_interval() -> None:
+    from pytest_edgeqa.report import compare
+
+    limits = {"accuracy": 0.005, "latency": 1.1, "parity": 1e-4}
+    base = _report(
+        "kld", mean_kld=0.010, mean_kld_low=0.008, ppl_ratio=1.01, ppl_ratio_low=1.0, same_top=0.95, same_top_high=0.96
+    )
+    # Mean KLD up by 0.02 but its interval reaches below the baseline's figure: noise, reported only.
+    noisy = _report(
+        "kld", mean_kld=0.030, mean_kld_low=0.009, ppl_ratio=1.01, ppl_ratio_low=1.0, same_top=0.95, same_top_high=0.96
+    )
+    moved, regressions = compare(base, noisy, **limits)
+    assert moved == ["s [CPU] kld: mean KLD 0.01000 -> 0.03000, PPL ratio 1.0100 -> 1.0100, same top 95.00% -> 95.00%"]
+    assert regressions == []
+    # Same-top down 5 points with its interval wholly below 95%, PPL ratio up 0.04 beyond its interval.
+    worse = _report(
+        "kld", mean_kld=0.012, mean_kld_low=0.011, ppl_ratio=1.05, ppl_ratio_low=1.03, same_top=0.90, same_top_high=0.93
+    )
+    _, regressions = compare(base, worse, **limits)
+    assert regressions == [
+        "s [CPU] kld: mean KLD 0.01000 -> 0.01200, PPL ratio 1.0100 -> 1.0500, same top 95.00% -> 90.00% "
+        "(PPL ratio up by 0.0400 > 0.0100; same top down by 5.00% > 1.00%)"
+    ]
+    assert compare(base, worse, **limits, ppl_ratio=0.05, same_top=0.06)[1] == []
+
+
+def test_compare_flags_a_fall_of_the_generation_exact_rate() -> None:
+    from pytest_edgeqa.report import compare
+
+    limits = {"accuracy": 0.005, "latency": 1.1, "parity": 1e-4}
+    base = _report("generation", exact_rate=1.0, min_first_divergence=None)
+    now = _report("generation", exact_rate=0.75, min_first_divergence=5)
+    moved, regressions = compare(base, now, **limits)
+    assert moved == ["s [CPU] generation: exact rate 100% -> 75%, first divergence none -> token 5"]
+    assert regressions == [moved[0] + " (lower by 25% > 10%)"]
+    assert compare(base, now, **limits, exact=0.25)[1] == []  # a fall of exactly the limit is allowed
