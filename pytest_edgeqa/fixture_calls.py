@@ -254,7 +254,9 @@ def parity_check(pytestconfig: pytest.Config) -> Callable[..., Any]:
     return check
 
 
-def _llm_markers(request: pytest.FixtureRequest, check: str, marker: str, example: str, parse: Callable[..., Any]) -> tuple[Any, Any, Any]:
+def _llm_markers(
+    request: pytest.FixtureRequest, check: str, marker: str, example: str, parse: Callable[..., Any]
+) -> tuple[Any, Any, Any]:
     """The check's own marker parsed, the edge_model marker (recipes not built: a language model's recipe
     is built by the check, from the original's folder) and the recipe's calibration text, if any."""
     node = request.node
@@ -269,6 +271,7 @@ def _llm_markers(request: pytest.FixtureRequest, check: str, marker: str, exampl
             "pytest.mark.edge_model(original='models/smollm2.gguf', optimized='nncf-weights-int8')"
         )
     parsed = markers.parse_model_marker(models)
+    parsed.config()  # hint, precision, properties ... checked as for any model
     text = None
     if isinstance(parsed.optimized, dict) and parsed.optimized.get("calibration") is not None:
         from .llm_session import calibration_text
@@ -287,7 +290,9 @@ def kld_check(request: pytest.FixtureRequest, device: DeviceSpec) -> Callable[..
         from .kld import budget_from_marker
 
         with as_outcome():
-            budget, models, calibration = _llm_markers(request, "kld_check", "kld", "kld(mean=0.02)", budget_from_marker)
+            budget, models, calibration = _llm_markers(
+                request, "kld_check", "kld", "kld(mean=0.02)", budget_from_marker
+            )
             return run_kld_check(
                 session=session,
                 item=request.node,

@@ -20,9 +20,13 @@ CALIBRATION_TOKENS = 128  # tokens per calibration sample of a data-aware LLM re
 
 
 def llm_cache(session: Any) -> Path:
-    import tempfile
+    """Where language models converted from GGUF and built by recipes live: under --edge-cache-dir when it is
+    given, else in the per-user cache (~/.cache/pytest-edgeqa/llm), not in each project's .pytest_cache:
+    they are hundreds of MB, and every entry is keyed by the content it was made from, so projects share them."""
+    from .config import user_cache_dir
 
-    return Path(session.model_cache or Path(tempfile.gettempdir()) / "pytest-edgeqa-models") / "llm"
+    given = session.settings.model_cache
+    return Path(given) / "llm" if given else user_cache_dir("llm")
 
 
 def llm_file(session: Any, ref: Any, base_dir: Path, what: str) -> LLMFile:
@@ -30,17 +34,28 @@ def llm_file(session: Any, ref: Any, base_dir: Path, what: str) -> LLMFile:
     return session.memo(key, lambda: resolve_llm(ref, base_dir, what, llm_cache(session)))
 
 
-def language_model(session: Any, model: LLMFile, device: DeviceSpec, precision: str | None, label: str) -> LanguageModel:
-    """``model`` compiled for ``device`` (an OpenVINO device: LLMs run on OpenVINO)."""
-    from .runtimes.openvino_llm import LanguageModel
+def require_openvino(device: DeviceSpec, label: str) -> None:
+    """Language models run on OpenVINO: on another runtime's device the check is skipped, saying so."""
+    from .errors import Unsupported
 
     if device.runtime != OPENVINO:
-        raise ConfigError(
+        raise Unsupported(
             f"{label}: language models run on OpenVINO devices (CPU, GPU, NPU, AUTO), not {device.id}; "
             "give --edge-device=CPU (or another OpenVINO device)"
         )
-    key = ("llm", str(model.folder), device.name, precision)
-    return session.memo(key, lambda: LanguageModel(model.folder, device.name, precision, label))
+
+
+def language_model(
+    session: Any, model: LLMFile, device: DeviceSpec, precision: str | None, label: str, properties: Any = None
+) -> LanguageModel:
+    """``model`` compiled for ``device`` (an OpenVINO device: LLMs run on OpenVINO) with the edge_model
+    marker's ``properties`` (e.g. {"KV_CACHE_PRECISION": "f16"})."""
+    from .runtimes.openvino_llm import LanguageModel
+
+    require_openvino(device, label)
+    extra = dict(properties or {})
+    key = ("llm", str(model.folder), device.name, precision, repr(sorted(extra.items())))
+    return session.memo(key, lambda: LanguageModel(model.folder, device.name, precision, label, extra))
 
 
 @dataclass(frozen=True)
@@ -80,12 +95,18 @@ def _build(session: Any, spec: Any, original: LLMFile, text: str | None) -> Any:
     from .runtimes.openvino_llm import REQUIRED
 
     files = tuple(original.folder / n for x in REQUIRED for n in (x, x[:-4] + ".bin"))
-    model = ModelFile(original.model_xml, "ir", files, hashlib.sha256((original.sha256 + original.tokenizer).encode()).hexdigest())
+    model = ModelFile(
+        original.model_xml, "ir", files, hashlib.sha256((original.sha256 + original.tokenizer).encode()).hexdigest()
+    )
     samples = None
     if text is not None:
         count = int(spec.options.get("samples") or 32)
-        samples = calibration_samples(language_model(session, original, DeviceSpec(OPENVINO, "CPU"), "f32", "original"), text, count)
-    return optimize.build(spec, model, cache_dir=llm_cache(session), samples=samples, rebuild_session=session.rebuild_session)
+        samples = calibration_samples(
+            language_model(session, original, DeviceSpec(OPENVINO, "CPU"), "f32", "original"), text, count
+        )
+    return optimize.build(
+        spec, model, cache_dir=llm_cache(session), samples=samples, rebuild_session=session.rebuild_session
+    )
 
 
 def calibration_samples(model: LanguageModel, text: str, count: int) -> Any:
@@ -133,5 +154,7 @@ def calibration_text(request: Any, value: Any, base_dir: Path, where: str) -> st
         except OSError as exc:
             raise ModelError(f"{where}: calibration text file {path} cannot be read: {exc.strerror or exc}") from None
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: calibration={type(value).__name__}; expected the calibration text (a str), a .txt file or a fixture returning text")
+        raise ConfigError(
+            f"{where}: calibration={type(value).__name__}; expected the calibration text (a str), a .txt file or a fixture returning text"
+        )
     return value

@@ -9,10 +9,9 @@ CPython version does not change it.
 
 from __future__ import annotations
 
+import pydoc_data.topics as topics
 import sys
 from pathlib import Path
-
-import pydoc_data.topics as topics
 
 OUT = Path(__file__).resolve().parent.parent / "suites" / "data" / "llm"
 SIZES = {"eval.txt": 18_000, "calibration.txt": 9_000}  # characters (~4.2 per SmolLM2 token)

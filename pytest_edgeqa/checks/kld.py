@@ -15,6 +15,9 @@ from .golden_compare import GoldenCheckFailed, GoldenPolicy, GoldenTest, ci_refu
 from .records import store_record
 
 KIND = "llm-logits"
+# What a logit golden holds per scored token: the base's top-k log-probs (fp16) and ids, the log-prob of the
+# token that came next, and the mass outside the top k (summed before the fp16 rounding).
+GOLDEN_ARRAYS = ("top_logprobs", "top_ids", "target_logprob", "residual_mass")
 DEFAULT_CONTEXT = 256
 
 
@@ -104,7 +107,7 @@ def same_tokens(original: Any, optimized: Any, text: str, original_ids: Any) -> 
     raise ModelError(
         f"tokenizer mismatch: the original ({original.label}) and the optimized model ({optimized.label}) tokenize the "
         f"text differently ({len(original_ids)} vs {len(other)} tokens; first difference at token {at}: "
-        f"{original_ids[at:at + 3].tolist()} vs {other[at:at + 3].tolist()}); KL divergence compares distributions over "
+        f"{original_ids[at : at + 3].tolist()} vs {other[at : at + 3].tolist()}); KL divergence compares distributions over "
         "the same tokens: give the optimized model the original's tokenizer (openvino_tokenizer.xml/.bin)"
     )
 
@@ -127,14 +130,17 @@ def run_kld_check(
 ) -> KLDResult:
     __tracebackhide__ = True
     from .. import kld
-    from ..llm_session import language_model, marked_llms
+    from ..llm_session import language_model, marked_llms, require_openvino
 
     _check_args(text, context, windows, where)
+    require_openvino(device, where)
     pair = marked_llms(session, marker, base_dir, calibration)
     if pair.optimized is None:
         raise ConfigError(f"{where}: the edge_model marker names no optimized model to compare with the original")
     original = language_model(session, pair.original, reference_device(session), "f32", "original")
-    optimized = language_model(session, pair.optimized, device, None, "optimized")
+    optimized = language_model(
+        session, pair.optimized, device, marker.options.get("precision"), "optimized", marker.options.get("properties")
+    )
     ids = original.encode(text)
     same_tokens(original, optimized, text, ids)
     cut = windows_of(ids, context, windows, where)
@@ -145,8 +151,10 @@ def run_kld_check(
         kld.token_figures(_rows(base, i, cut), optimized.logprobs(w, cut.first), cut.targets[i])
         for i, w in enumerate(cut.tokens)
     ]
-    joined = kld.TokenFigures(*(np.concatenate([getattr(f, k) for f in figs]) for k in kld.TokenFigures.__dataclass_fields__))
-    stats = kld.summarize(joined, block=budget.block, confidence=budget.confidence)
+    joined = kld.TokenFigures(
+        *(np.concatenate([getattr(f, k) for f in figs]) for k in kld.TokenFigures.__dataclass_fields__)
+    )
+    stats = kld.summarize(joined, block=budget.block, confidence=budget.confidence, resamples=budget.resamples)
     result = KLDResult(
         original=pair.original.name,
         optimized=pair.optimized.name,
@@ -175,7 +183,9 @@ def reference_device(session: Any) -> Any:
 
 def _check_args(text: Any, context: Any, windows: Any, where: str) -> None:
     if not isinstance(text, str) or not text.strip():
-        raise ConfigError(f"{where}: text={type(text).__name__ if not isinstance(text, str) else 'empty str'}; expected the text to score (a str)")
+        raise ConfigError(
+            f"{where}: text={type(text).__name__ if not isinstance(text, str) else 'empty str'}; expected the text to score (a str)"
+        )
     if isinstance(context, bool) or not isinstance(context, int) or context < 4:
         raise ConfigError(f"{where}: context={context!r}; expected an int of at least 4 tokens (e.g. 256)")
     if windows is not None and (isinstance(windows, bool) or not isinstance(windows, int) or windows < 1):
@@ -187,11 +197,19 @@ def _rows(base: Any, i: int, cut: Windows) -> Any:
 
     per = cut.tokens.shape[1] - cut.first - 1
     s = slice(i * per, (i + 1) * per)
-    return kld.BaseLogits(base.top_logprobs[s], base.top_ids[s], base.target_logprob[s])
+    return kld.BaseLogits(*(getattr(base, k)[s] for k in GOLDEN_ARRAYS))
 
 
 def _base(
-    session: Any, item: Any, owner: str, name: str | None, device: Any, model: Any, original: Any, cut: Windows, top_k: int
+    session: Any,
+    item: Any,
+    owner: str,
+    name: str | None,
+    device: Any,
+    model: Any,
+    original: Any,
+    cut: Windows,
+    top_k: int,
 ) -> tuple[Any, str, str]:
     """The base distribution from the item's golden, recorded (or re-recorded) from the original when the
     policy allows; a missing or stale golden otherwise fails with the command that records it."""
@@ -215,9 +233,9 @@ def _base(
         import numpy as np
 
         rows = [kld.compact(original.logprobs(w, cut.first), cut.targets[i], top_k) for i, w in enumerate(cut.tokens)]
-        base = kld.BaseLogits(*(np.concatenate([getattr(r, k) for r in rows]) for k in ("top_logprobs", "top_ids", "target_logprob")))
+        base = kld.BaseLogits(*(np.concatenate([getattr(r, k) for r in rows]) for k in GOLDEN_ARRAYS))
         manifest = _manifest(owner, name, original, want)
-        outputs = {"top_logprobs": base.top_logprobs, "top_ids": base.top_ids, "target_logprob": base.target_logprob}
+        outputs = {k: getattr(base, k) for k in GOLDEN_ARRAYS}
         store.write(path, outputs, manifest, root=root)
         return base, rel, "re-recorded" if existing is not None else "recorded"
     if existing is None:
@@ -229,7 +247,10 @@ def _base(
         reasons = "\n".join(f"  - {r}" for r in stale)
         raise GoldenCheckFailed(f"golden {source} is stale:\n{reasons}\nre-record it with:\n    {command}")
     out = existing.outputs
-    return kld.BaseLogits(out["top_logprobs"], out["top_ids"], out["target_logprob"]), read_rel, "compared"
+    lacking = [k for k in GOLDEN_ARRAYS if k not in out]
+    if lacking:
+        raise GoldenCheckFailed(f"golden {source} lacks {', '.join(lacking)}; re-record it with:\n    {command}")
+    return kld.BaseLogits(*(out[k] for k in GOLDEN_ARRAYS)), read_rel, "compared"
 
 
 def _provenance(model: Any, original: Any, cut: Windows, top_k: int) -> dict[str, Any]:
@@ -275,7 +296,12 @@ def _manifest(owner: str, name: str | None, original: Any, want: dict[str, Any])
         "llm": want,
         "inputs": {"sha256": want["text_sha256"], "tokens": want["context"] * want["windows"]},
         "model": {"path": original.folder.name, "sha256": want["model_sha256"]},
-        "recorded_with": {"runtime": "openvino", "runtime_version": openvino.get_version(), "device": original.device, "precision": "f32"},
+        "recorded_with": {
+            "runtime": "openvino",
+            "runtime_version": openvino.get_version(),
+            "device": original.device,
+            "precision": "f32",
+        },
         "plugin_version": __version__,
         **store.provenance(),
     }

@@ -83,6 +83,7 @@ class LanguageModel:
     device: str
     precision: str | None = None
     label: str = "model"
+    extra: dict[str, Any] = field(default_factory=dict)  # compile properties the edge_model marker gives
     _tokenizer: Any = field(default=None, repr=False)
     _request: Any = field(default=None, repr=False)
     _pipeline: Any = field(default=None, repr=False)
@@ -91,7 +92,15 @@ class LanguageModel:
 
     @property
     def properties(self) -> dict[str, Any]:
-        return {"INFERENCE_PRECISION_HINT": self.precision} if self.precision else {}
+        """The compile properties: the marker's ``properties``, and for a reference ("f32") f32 inference and,
+        on CPU, an f32 KV cache too (the CPU plugin quantizes it to u8 by default, which alone changes greedy
+        tokens of a small model)."""
+        out = dict(self.extra)
+        if self.precision:
+            out["INFERENCE_PRECISION_HINT"] = self.precision
+            if self.precision == "f32" and self.device.split(".")[0] == "CPU":
+                out["KV_CACHE_PRECISION"] = "f32"
+        return out
 
     @property
     def tokenizer(self) -> Any:
@@ -101,7 +110,9 @@ class LanguageModel:
             try:
                 self._tokenizer = openvino_genai.Tokenizer(str(self.folder))
             except Exception as exc:
-                raise ModelError(f"{self.label}: OpenVINO GenAI cannot load the tokenizer in {self.folder}: {_first(exc)}") from None
+                raise ModelError(
+                    f"{self.label}: OpenVINO GenAI cannot load the tokenizer in {self.folder}: {_first(exc)}"
+                ) from None
         return self._tokenizer
 
     @property
@@ -147,7 +158,9 @@ class LanguageModel:
             except ModelError:
                 raise
             except Exception as exc:
-                raise ModelError(f"{self.label}: OpenVINO cannot compile {self.folder / MODEL_XML} for {self.device}: {_first(exc)}") from None
+                raise ModelError(
+                    f"{self.label}: OpenVINO cannot compile {self.folder / MODEL_XML} for {self.device}: {_first(exc)}"
+                ) from None
             self._request = compiled.create_infer_request()
         return self._request.get_compiled_model()
 
@@ -178,7 +191,9 @@ class LanguageModel:
             try:
                 self._pipeline = openvino_genai.LLMPipeline(str(self.folder), self.device, **self.properties)
             except Exception as exc:
-                raise ModelError(f"{self.label}: OpenVINO GenAI cannot load {self.folder} on {self.device}: {_first(exc)}") from None
+                raise ModelError(
+                    f"{self.label}: OpenVINO GenAI cannot load {self.folder} on {self.device}: {_first(exc)}"
+                ) from None
         config = openvino_genai.GenerationConfig()
         config.max_new_tokens = max_new_tokens
         config.do_sample = False
