@@ -35,10 +35,11 @@ class LLMFile:
     source: Path  # the folder or .gguf file the marker named
     sha256: str  # of the model's IR (or of the GGUF it came from)
     tokenizer: str  # tokenizer_digest of the folder
+    title: str | None = None  # what messages call it, when not its file's name (a recipe's build)
 
     @property
     def name(self) -> str:
-        return self.source.name
+        return self.title or self.source.name
 
     @property
     def model_xml(self) -> Path:

@@ -83,7 +83,8 @@ def marked_llms(session: Any, marker: Any, base_dir: Path, calibration: Any) -> 
     digest = built.info.get("key", "")
     from .runtimes.openvino_llm import tokenizer_digest
 
-    return LLMPair(original, LLMFile(folder, folder, digest, tokenizer_digest(folder)), built.info)
+    title = f"{spec.name} of {original.name}"
+    return LLMPair(original, LLMFile(folder, folder, digest, tokenizer_digest(folder), title), built.info)
 
 
 def _text_key(text: Any) -> str | None:
