@@ -287,7 +287,7 @@ def kld_check(request: pytest.FixtureRequest, device: DeviceSpec) -> Callable[..
     def check(text: str, *, context: int = 256, windows: int | None = None, name: str | None = None) -> Any:
         __tracebackhide__ = True
         from .checks.kld import run_kld_check
-        from .kld import budget_from_marker
+        from .kld_budget import budget_from_marker
 
         with as_outcome():
             budget, models, calibration = _llm_markers(

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from pytest_edgeqa import kld
+from pytest_edgeqa import kld, kld_budget
 from pytest_edgeqa.errors import ConfigError
 
 # 4 tokens over a vocabulary of 6, written out: rows are probabilities (each sums to 1)
@@ -332,14 +332,14 @@ def test_judge_point_gate_wording():
         ppl_q=24.4, ppl_base=19.6, ppl_ratio=24.4 / 19.6, ppl_ratio_interval=(1.2, 1.3),
         same_top=0.718, same_top_interval=(0.70, 0.734),
     )  # fmt: skip
-    budget = kld.budget_from_marker((), {"mean": 0.02, "p99": 0.2, "max": 3, "same_top": 0.95, "ppl_ratio": 1.03})
-    assert kld.judge(st, budget) == [
+    budget = kld_budget.budget_from_marker((), {"mean": 0.02, "p99": 0.2, "max": 3, "same_top": 0.95, "ppl_ratio": 1.03})
+    assert kld_budget.judge(st, budget) == [
         "mean KLD 0.2245 > budget 0.02 (by 0.2045)",
         "99th percentile KLD 0.9000 > budget 0.2 (by 0.7000)",
         "PPL(Q)/PPL(base) 24.4/19.6 = 1.2449 > budget 1.03 (by 0.2149)",
         "same-top rate 71.80% < budget 95% (by 23.20 points)",
     ]
-    assert kld.judge(st, kld.KLDBudget(mean=0.3, p90=0.3, p95=0.5, max=2.5, same_top=0.7, ppl_ratio=1.25)) == []
+    assert kld_budget.judge(st, kld_budget.KLDBudget(mean=0.3, p90=0.3, p95=0.5, max=2.5, same_top=0.7, ppl_ratio=1.25)) == []
 
 
 def test_judge_confident_gate_uses_the_worse_end():
@@ -347,10 +347,10 @@ def test_judge_confident_gate_uses_the_worse_end():
         mean_kld=0.018, mean_kld_interval=(0.015, 0.0241), ppl_ratio=1.02, ppl_q=20.4, ppl_base=20.0,
         ppl_ratio_interval=(1.01, 1.035), same_top=0.96, same_top_interval=(0.94, 0.975),
     )  # fmt: skip
-    point = kld.budget_from_marker((), {"mean": 0.02, "same_top": 0.95, "ppl_ratio": 1.03})
-    assert kld.judge(st, point) == []
-    confident = kld.budget_from_marker((), {"mean": 0.02, "same_top": 0.95, "ppl_ratio": 1.03, "gate": "confident"})
-    assert kld.judge(st, confident) == [
+    point = kld_budget.budget_from_marker((), {"mean": 0.02, "same_top": 0.95, "ppl_ratio": 1.03})
+    assert kld_budget.judge(st, point) == []
+    confident = kld_budget.budget_from_marker((), {"mean": 0.02, "same_top": 0.95, "ppl_ratio": 1.03, "gate": "confident"})
+    assert kld_budget.judge(st, confident) == [
         "mean KLD 0.0180 (95% upper bound 0.0241) > budget 0.02 (by 0.0041)",
         "PPL(Q)/PPL(base) 20.4/20 = 1.0200 (95% upper bound 1.0350) > budget 1.03 (by 0.0050)",
         "same-top rate 96.00% (95% lower bound 94.00%) < budget 95% (by 1.00 points)",
@@ -370,7 +370,7 @@ def test_render_and_to_dict():
 
 
 def test_budget_defaults_and_values():
-    b = kld.budget_from_marker((), {"mean": 0.02, "p99": 0.2, "same_top": 1, "ppl_ratio": 1, "top_k": 16})
+    b = kld_budget.budget_from_marker((), {"mean": 0.02, "p99": 0.2, "same_top": 1, "ppl_ratio": 1, "top_k": 16})
     assert (b.mean, b.p99, b.same_top, b.ppl_ratio, b.top_k) == (0.02, 0.2, 1.0, 1.0, 16)
     assert (b.gate, b.confidence, b.block, b.resamples) == ("point", 0.95, 32, 2000)
 
@@ -404,9 +404,9 @@ def test_budget_defaults_and_values():
 )
 def test_bad_marker_arguments(args, kwargs, message):
     with pytest.raises(ConfigError, match=message):
-        kld.budget_from_marker(args, kwargs)
+        kld_budget.budget_from_marker(args, kwargs)
 
 
 def test_where_names_the_source():
     with pytest.raises(ConfigError, match=r"^suite checks\.kld: same_top=2"):
-        kld.budget_from_marker((), {"same_top": 2}, where="suite checks.kld")
+        kld_budget.budget_from_marker((), {"same_top": 2}, where="suite checks.kld")

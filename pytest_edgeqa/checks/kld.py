@@ -29,7 +29,7 @@ class KLDResult:
     context: int
     windows: int
     stats: Any  # kld.KLDStats
-    budget: Any  # kld.KLDBudget
+    budget: Any  # kld_budget.KLDBudget
     golden: str
     action: str  # "compared" | "recorded" | "re-recorded"
     failures: list[str] = field(default_factory=list)
@@ -130,6 +130,7 @@ def run_kld_check(
 ) -> KLDResult:
     __tracebackhide__ = True
     from .. import kld
+    from ..kld_budget import judge
     from ..llm_session import language_model, marked_llms, require_openvino
 
     _check_args(text, context, windows, where)
@@ -165,7 +166,7 @@ def run_kld_check(
         budget=budget,
         golden=rel,
         action=action,
-        failures=kld.judge(stats, budget),
+        failures=judge(stats, budget),
     )
     store_record(item, "kld", getattr(item, "title", owner), device.id, result)
     if not result.ok:

@@ -48,7 +48,7 @@ def read_text_file(file: Path, path: Path, key: str) -> str:
 
 def kld_options(value: dict[str, Any], path: Path, data: Any = None) -> None:
     """``checks.kld``: ``text`` (a .txt file), ``context``, ``windows`` and the kld marker's budget keys."""
-    from ..kld import MARKER_KEYS, budget_from_marker
+    from ..kld_budget import MARKER_KEYS, budget_from_marker
 
     opts = mapping(value, path, "checks.kld", (*KLD_OWN, *MARKER_KEYS))
     if "text" not in opts:

@@ -206,7 +206,7 @@ def _kld(
     item: pytest.Item, job: SuiteCheck, session: EdgeSession, marker: ModelMarker, calibration: str | None
 ) -> None:
     from ..checks.kld import DEFAULT_CONTEXT, run_kld_check
-    from ..kld import budget_from_marker
+    from ..kld_budget import budget_from_marker
 
     opts = job.suite.checks[job.check]
     key = "checks.kld.text"
