@@ -29,9 +29,9 @@ def llm_cache(session: Any) -> Path:
     return Path(given) / "llm" if given else user_cache_dir("llm")
 
 
-def llm_file(session: Any, ref: Any, base_dir: Path, what: str) -> LLMFile:
-    key = ("llm-file", os.fspath(ref), base_dir)
-    return session.memo(key, lambda: resolve_llm(ref, base_dir, what, llm_cache(session)))
+def llm_file(session: Any, ref: Any, base_dir: Path, what: str, engine: str = "auto") -> LLMFile:
+    key = ("llm-file", os.fspath(ref), base_dir, engine)
+    return session.memo(key, lambda: resolve_llm(ref, base_dir, what, llm_cache(session), engine))
 
 
 def require_openvino(device: DeviceSpec, label: str) -> None:
@@ -49,13 +49,29 @@ def language_model(
     session: Any, model: LLMFile, device: DeviceSpec, precision: str | None, label: str, properties: Any = None
 ) -> LanguageModel:
     """``model`` compiled for ``device`` (an OpenVINO device: LLMs run on OpenVINO) with the edge_model
-    marker's ``properties`` (e.g. {"KV_CACHE_PRECISION": "f16"})."""
+    marker's ``properties`` (e.g. {"KV_CACHE_PRECISION": "f16"}); a model whose engine is llama.cpp is loaded
+    by llama.cpp on the CPU whatever the OpenVINO device (its items still run once per --edge-device)."""
     from .runtimes.openvino_llm import LanguageModel
 
     require_openvino(device, label)
     extra = dict(properties or {})
+    if model.engine == "llama.cpp":
+        key = ("llm", str(model.folder), "llama.cpp", precision, repr(sorted(extra.items())), label)
+        return session.memo(key, lambda: _llamacpp_model(model, precision, label, extra))
     key = ("llm", str(model.folder), device.name, precision, repr(sorted(extra.items())))
     return session.memo(key, lambda: LanguageModel(model.folder, device.name, precision, label, extra))
+
+
+def _llamacpp_model(model: LLMFile, precision: str | None, label: str, extra: dict[str, Any]) -> Any:
+    from .runtimes.llamacpp_llm import LlamaCppModel
+
+    if precision not in (None, "f32") or extra:
+        given = f"precision={precision!r}" if precision not in (None, "f32") else f"properties={extra!r}"
+        raise ConfigError(
+            f"edge_model marker: {given} applies to OpenVINO models; {model.name} runs through llama.cpp, at the "
+            "precision of its GGUF file: leave it out (or give an OpenVINO model)"
+        )
+    return LlamaCppModel(model.folder, label)
 
 
 @dataclass(frozen=True)
@@ -70,12 +86,17 @@ def marked_llms(session: Any, marker: Any, base_dir: Path, calibration: Any) -> 
     by its recipe (``calibration``: the calibration text, for a data-aware recipe)."""
     from . import optimize
 
-    original = llm_file(session, marker.original, base_dir, f"edge_model marker original={marker.original!r}")
+    engine = marker.options.get("engine", "auto")
+    if marker.optimized is not None and optimize.is_recipe(marker.optimized) and engine == "llama.cpp":
+        _no_recipe(marker, "engine='llama.cpp'")
+    original = llm_file(session, marker.original, base_dir, f"edge_model marker original={marker.original!r}", engine)
     if marker.optimized is None:
         return LLMPair(original, None)
     if not optimize.is_recipe(marker.optimized):
         what = f"edge_model marker optimized={marker.optimized!r}"
-        return LLMPair(original, llm_file(session, marker.optimized, base_dir, what))
+        return LLMPair(original, llm_file(session, marker.optimized, base_dir, what, engine))
+    if original.engine == "llama.cpp":
+        _no_recipe(marker, "OpenVINO GenAI's GGUF reader cannot load it")
     spec = optimize.parse_spec(marker.optimized, "edge_model marker")
     key = ("llm-recipe", original.sha256, spec.name, repr(sorted(spec.options.items())), _text_key(calibration))
     built = session.memo(key, lambda: _build(session, spec, original, calibration))
@@ -85,6 +106,14 @@ def marked_llms(session: Any, marker: Any, base_dir: Path, calibration: Any) -> 
 
     title = f"{spec.name} of {original.name}"
     return LLMPair(original, LLMFile(folder, folder, digest, tokenizer_digest(folder), title), built.info)
+
+
+def _no_recipe(marker: Any, why: str) -> None:
+    raise ConfigError(
+        f"edge_model marker optimized={marker.optimized!r}: recipes (NNCF) build from an OpenVINO model, and the original "
+        f"{marker.original!r} runs through llama.cpp ({why}): give the optimized model as a .gguf file instead "
+        "(e.g. made with llama.cpp's llama-quantize)"
+    )
 
 
 def _text_key(text: Any) -> str | None:

@@ -25,7 +25,9 @@ MARKERS = {
         "the test file's directory. options: hint=LATENCY|THROUGHPUT|CUMULATIVE_THROUGHPUT, "
         "precision=f32|f16|bf16 (optimized side; the original always runs at its declared precision), "
         "threads=N, streams=N, properties={engine-specific key: value}, empty_outputs=(names of outputs that "
-        "may legitimately come out empty, such as a detector's boxes)"
+        "may legitimately come out empty, such as a detector's boxes), engine=auto|openvino|llama.cpp (a GGUF "
+        "language model: OpenVINO GenAI's GGUF reader, llama.cpp through the extra pytest-edgeqa[gguf], or "
+        "auto: OpenVINO where its reader loads the file, else llama.cpp)"
     ),
     "accuracy": (
         "accuracy(metric='accuracy', max_drop=None, drop='absolute', higher_is_better=None, min_value=None, "
@@ -65,13 +67,14 @@ MARKERS = {
 
 
 COMPILE_OPTIONS = ("hint", "precision", "threads", "streams", "properties", "empty_outputs")
+LLM_ENGINES = ("auto", "openvino", "llama.cpp")  # the edge_model marker's engine=: which runtime runs a GGUF LLM
 
 
 def compile_config(options: Mapping[str, Any], where: str) -> CompileConfig:
     """Validate compile options from a marker or a fixture call; ``where`` names that source."""
     from .types import HINTS, PRECISIONS, CompileConfig
 
-    unknown = sorted(set(options) - set(COMPILE_OPTIONS))
+    unknown = sorted(set(options) - set(COMPILE_OPTIONS) - {"engine"})
     if unknown:
         raise ConfigError(
             f"{where}: unknown option {', '.join(map(repr, unknown))} (expected: {', '.join(COMPILE_OPTIONS)})"
@@ -82,6 +85,11 @@ def compile_config(options: Mapping[str, Any], where: str) -> CompileConfig:
     precision = options.get("precision")
     if precision is not None and precision not in PRECISIONS:
         raise ConfigError(f"{where}: precision={precision!r}; expected one of {', '.join(PRECISIONS)}")
+    engine = options.get("engine", "auto")
+    if engine not in LLM_ENGINES:
+        raise ConfigError(
+            f"{where}: engine={engine!r}; expected one of {', '.join(LLM_ENGINES)} (which runtime runs a GGUF language model)"
+        )
     ints: dict[str, int | None] = {}
     for key in ("threads", "streams"):
         value = options.get(key)

@@ -282,8 +282,8 @@ def _manifest(owner: str, name: str | None, original: Any, want: dict[str, Any])
         "inputs": {"sha256": want["text_sha256"], "tokens": want["context"] * want["windows"]},
         "model": {"path": original.folder.name, "sha256": want["model_sha256"]},
         "recorded_with": {
-            "runtime": "openvino",
-            "runtime_version": openvino.get_version(),
+            "runtime": getattr(original, "runtime", "openvino"),  # "llama.cpp" for a GGUF llama.cpp runs
+            "runtime_version": getattr(original, "runtime_version", None) or openvino.get_version(),
             "device": original.device,
             "precision": "f32",
         },
