@@ -49,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         help="allowed fall of the rate of prompts a generation check generates alike (default 0.1)",
     )
     c.add_argument(
+        "--max-memory-ratio",
+        type=float,
+        default=1.10,
+        help="allowed peak-memory ratio current/baseline of a language model's llm_latency check (default 1.10)",
+    )
+    c.add_argument(
         "--allow-lost",
         action="store_true",
         help="a check that was judged before and is skipped or gone now is not a regression (lost coverage)",
@@ -76,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         ppl_ratio=args.max_ppl_ratio_growth,
         same_top=args.max_same_top_drop,
         exact=args.max_exact_drop,
+        memory=args.max_memory_ratio,
         allow_lost=args.allow_lost,
     )
     for line in moved:

@@ -52,6 +52,14 @@ MARKERS = {
         "generation parity of a language model for generation_check: the rate of prompts generated token for token "
         "alike, the earliest divergent token, the fraction of divergent tokens"
     ),
+    "llm_latency": (
+        "llm_latency(ttft_ms=None, tpot_ms=None, min_tokens_per_s=None, max_ratio=None, max_memory_mb=None, "
+        "max_size_mb=None, ratio_of='tpot', percentile=50, prompt_tokens=128, new_tokens=64, warmup=1, generations=10, "
+        "block=1, confidence=0.95): speed and memory budgets of a language model for llm_latency_check: time to first "
+        "token and time per output token (OpenVINO GenAI's own timers, EOS ignored) at the nearest-rank percentile of "
+        "the generations, tokens/s = 1000/TPOT, max_ratio = optimized/original of ratio_of by the interval of "
+        "interleaved generations, peak RSS of loading and generating (a child process), size on disk"
+    ),
     "parity": (
         "parity(atol=None, rtol=None, max_mismatch=0.0, max_abs_error=None, mean_abs_error=None, "
         "median_abs_error=None, quantile=0.99, quantile_abs_error=None, cosine=None, snr_db=None, psnr_db=None, "

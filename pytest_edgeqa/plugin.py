@@ -146,3 +146,12 @@ def generation_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) ->
     """``generation_check(prompts)``: each prompt generated greedily (no chat template) by the original (f32)
     and the optimized language model; asserts the ``generation`` marker's budget, the texts side by side."""
     return fixture_calls.generation_check(request, device_of(request, edge_device))
+
+
+@pytest.fixture
+def llm_latency_check(request: pytest.FixtureRequest, edge_device: DeviceSpec) -> Callable[..., Any]:
+    """``llm_latency_check(prompt=None)``: the language model generating ``new_tokens`` tokens (EOS ignored) after
+    ``prompt`` repeated or cut to ``prompt_tokens`` tokens, timed by OpenVINO GenAI's own timers; asserts the
+    ``llm_latency`` marker's TTFT/TPOT/tokens-per-second/ratio budgets as latency_check does (NOT JUDGED, strict,
+    warn, off), and its peak-memory (a child process) and size budgets."""
+    return fixture_calls.llm_latency_check(request, device_of(request, edge_device))

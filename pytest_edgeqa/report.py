@@ -130,6 +130,10 @@ def figures(check: str, result: Any) -> dict[str, Any]:
         }
     if check == "kld":
         return _kld_figures(result)
+    if check == "llm_latency":
+        from . import llm_latency_report
+
+        return {k: _num(v) if isinstance(v, float) else v for k, v in llm_latency_report.figures(result).items()}
     if check == "generation":
         res = result.result
         return {
@@ -255,6 +259,10 @@ def describe(r: Mapping[str, Any]) -> str:
         if pressure is not None and (pressure > CONTENDED or r.get("status") == "not-judged"):
             text += f", CPU pressure {pressure:.0%}"
         return text
+    if r["check"] == "llm_latency":
+        from . import llm_latency_report
+
+        return llm_latency_report.describe(f)
     if r["check"] == "kld":
         return (
             f"mean KLD {_f(f['mean_kld'], '.4f')} (<= {_f(f['mean_kld_high'], '.4f')}), p99 {_f(f['p99_kld'], '.3f')}, "
@@ -320,6 +328,7 @@ def markdown(report: Mapping[str, Any]) -> str:
         "parity": ["test", "device", "min cosine", "max abs error", "top-1", "golden", ""],
         "kld": ["test", "device", "mean KLD", "p99 KLD", "same top", "PPL", "PPL ratio", "tokens", "golden", ""],
         "generation": ["test", "device", "prompts", "exact", "first divergence", "tokens differing", ""],
+        "llm_latency": ["test", "device", "TTFT ms", "TPOT ms", "tokens/s", "speedup", "peak RSS MiB", "size MiB", ""],
     }
     icon = {"PASS": "✅", "FAIL": "❌", "WARN": "⚠️ WARN", "NOT JUDGED": "❔ NOT JUDGED", "SKIP": "⏭️"}
     for check, cols in headers.items():
@@ -367,6 +376,10 @@ def _cells(check: str, f: Mapping[str, Any]) -> list[str]:
             str(f["tokens"]),
             f"`{f['golden']}` ({f['action']})",
         ]
+    if check == "llm_latency":
+        from . import llm_latency_report
+
+        return llm_latency_report.cells(f)
     if check == "generation":
         first = f["min_first_divergence"]
         return [
@@ -459,6 +472,7 @@ def compare(
     ppl_ratio: float = 0.01,
     same_top: float = 0.01,
     exact: float = 0.1,
+    memory: float = 1.1,
     allow_lost: bool = False,
 ) -> tuple[list[str], list[str]]:
     """What moved between two reports, and which moves are regressions:
@@ -473,9 +487,11 @@ def compare(
     - a language model's mean KLD or PPL ratio grown by more than ``kld`` / ``ppl_ratio``, or its same-top
       rate fallen by more than ``same_top``, where the current interval lies wholly on the worse side of
       the baseline's figure;
-    - a generation's exact rate fallen by more than ``exact`` (greedy decoding: no interval needed)."""
+    - a generation's exact rate fallen by more than ``exact`` (greedy decoding: no interval needed);
+    - a language model's TPOT slower by more than ``latency`` between the intervals' favourable ends, or its
+      peak memory grown by more than the ratio ``memory``."""
     limits = {"accuracy": accuracy, "latency": latency, "parity": parity, "kld": kld, "ppl_ratio": ppl_ratio}
-    limits.update(same_top=same_top, exact=exact)
+    limits.update(same_top=same_top, exact=exact, memory=memory)
     key = lambda r: (r["nodeid"], r["check"], r["device"])  # noqa: E731
     base = {key(r): r for r in baseline.get("results", [])}
     now = {key(r): r for r in current.get("results", [])}
@@ -515,6 +531,10 @@ def _moved(check: str, fb: Mapping[str, Any], fc: Mapping[str, Any], limits: Map
     accuracy, latency, parity = limits["accuracy"], limits["latency"], limits["parity"]
     if check == "kld":
         return _kld_moved(fb, fc, limits)
+    if check == "llm_latency":
+        from . import llm_latency_report
+
+        return llm_latency_report.moved(fb, fc, latency, limits["memory"])
     if check == "generation" and fb.get("exact_rate") is not None and fc.get("exact_rate") is not None:
         delta = fb["exact_rate"] - fc["exact_rate"]
         line = f"exact rate {fb['exact_rate']:.0%} -> {fc['exact_rate']:.0%}"
