@@ -240,7 +240,10 @@ def test_bad(kld_check, request, original):
     )
     result.assert_outcomes(failed=4)
     assert "OpenVINO GenAI's GGUF reader cannot load" in out and "broken.gguf" in out
-    assert "pip install 'pytest-edgeqa[gguf]'" in out
+    from pytest_edgeqa.runtimes import llamacpp_llm
+
+    if not llamacpp_llm.available():  # with the extra installed, llama.cpp is tried and says why it cannot either
+        assert "pip install 'pytest-edgeqa[gguf]'" in out
     assert "notgguf.gguf is not a GGUF file (it starts with b'PK\\x03\\x04', not b'GGUF')" in out
     assert "lacks openvino_model.bin, openvino_tokenizer.bin, openvino_detokenizer.xml, openvino_detokenizer.bin" in out
     assert "language model not found:" in out and "nowhere.gguf" in out
@@ -318,3 +321,26 @@ def test_awq(kld_check):
     )
     result.assert_outcomes(passed=1)
     assert "AWQ 0." in out
+
+
+def test_the_tokenizer_digest_ignores_openvinos_layer_names(gguf: Path, cache: Path, tmp_path: Path) -> None:
+    """One GGUF converted twice gives the same tokenizer with other layer names (OpenVINO numbers them per
+    process): the digest a golden records must not see that, and must see a changed vocabulary."""
+    from pytest_edgeqa.llm_models import resolve_llm
+    from pytest_edgeqa.runtimes.openvino_llm import tokenizer_digest
+
+    folder = resolve_llm(gguf, tmp_path, "test", cache).folder
+    renamed = tmp_path / "renamed"
+    shutil.copytree(folder, renamed, ignore=shutil.ignore_patterns("openvino_model.*"))
+    xml = renamed / "openvino_tokenizer.xml"
+    text = xml.read_text()
+    import re
+
+    xml.write_text(re.sub(r'name="(\w+?)_(\d+)"', lambda m: f'name="{m[1]}_{int(m[2]) + 100000}"', text))
+    assert xml.read_text() != text
+    assert tokenizer_digest(renamed) == tokenizer_digest(folder)
+    vocab = renamed / "openvino_tokenizer.bin"
+    data = bytearray(vocab.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    vocab.write_bytes(bytes(data))
+    assert tokenizer_digest(renamed) != tokenizer_digest(folder)

@@ -308,6 +308,9 @@ def test_option_validation_is_unit_testable() -> None:
         "group_size": 128,
         "ratio": 1.0,
         "all_layers": False,
+        "awq": False,
+        "scale_estimation": False,
+        "samples": 32,
         "ignored_scope": None,
         "advanced": None,
     }

@@ -59,12 +59,17 @@ def companions(folder: Path) -> list[Path]:
 
 
 def tokenizer_digest(folder: Path) -> str:
-    """sha256 over the tokenizer and detokenizer IR: two folders with the same digest tokenize alike."""
+    """sha256 over the tokenizer and detokenizer IR: two folders with the same digest tokenize alike. The
+    XML's layer names are left out: OpenVINO numbers them with a per-process counter, so one GGUF converted
+    twice gives other names (Parameter_14153, Parameter_179244) around the same graph and constants."""
+    import re
+
     h = hashlib.sha256()
     for xml in (TOKENIZER_XML, DETOKENIZER_XML):
-        for name in (xml, xml[:-4] + ".bin"):
+        text = re.sub(rb' name="[^"]*"', b"", (folder / xml).read_bytes())
+        for name, data in ((xml, text), (xml[:-4] + ".bin", (folder / (xml[:-4] + ".bin")).read_bytes())):
             h.update(name.encode())
-            h.update((folder / name).read_bytes())
+            h.update(data)
     return h.hexdigest()
 
 

@@ -194,7 +194,8 @@ CASES: list[Case] = [
     bad(
         "check-name-typo",
         HEAD + "checks: {acuracy: {max_drop: 0.01}}\n",
-        "s.edgeqa.yaml: checks: unknown key 'acuracy' (expected: accuracy, latency, parity); did you mean 'accuracy'?",
+        "s.edgeqa.yaml: checks: unknown key 'acuracy' (expected: accuracy, latency, parity, kld, generation",
+        "); did you mean 'accuracy'?",
     ),
     # --- values
     bad(
