@@ -262,3 +262,54 @@ def test_real_sessions(pytester: pytest.Pytester, gguf, monkeypatch: pytest.Monk
     slower = records["test_slower"]["figures"]
     assert 1 / slower["speedup"] > 1.3, slower
     assert "max_ratio=1.1: optimized/original TPOT is" in out and "TPOT ratio optimized/original" in out
+
+
+# ----------------------------------------------------------------------------------------------- suites
+
+
+@pytest.mark.parametrize(
+    ("checks", "message"),
+    [
+        ("llm_latency: {tpot_ms: -1}", "s.edgeqa.yaml: checks.llm_latency: tpot_ms=-1; expected a positive number"),
+        ("llm_latency: {tpot_ms: 5, promt: p.txt}", "checks.llm_latency: unknown key 'promt'"),
+        ("llm_latency: {tpot_ms: 5, prompt: none.txt}", "checks.llm_latency.prompt: 'none.txt' is not a file"),
+        ("llm_latency: {max_ratio: 1.2}", "model.optimized: missing; the llm_latency check compares"),
+    ],
+)
+def test_suite_keys_are_checked(tmp_path, checks, message) -> None:
+    from pytest_edgeqa.suite.fields import SuiteError
+    from pytest_edgeqa.suite.schema import load
+
+    path = tmp_path / "s.edgeqa.yaml"
+    path.write_text(f"name: s\nmodel: {{original: m.gguf}}\nchecks:\n  {checks}\n")
+    with pytest.raises(SuiteError) as info:
+        load(path)
+    assert message in str(info.value)
+
+
+def test_a_suite_runs_the_check(pytester: pytest.Pytester, gguf, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_edgeqa.config import user_cache_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache_dir("llm").parent.parent))
+    (pytester.path / "prompt.txt").write_text("Once upon a time")
+    (pytester.path / "speed.edgeqa.yaml").write_text(
+        f"name: speed\nmodel: {{original: '{gguf}'}}\nchecks:\n  llm_latency: {{prompt: prompt.txt, max_size_mb: 10,"
+        " prompt_tokens: 4, new_tokens: 2, generations: 1, warmup: 0}\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--edge-report=r.json")
+    out = result.stdout.str()
+    assert not any(m in out for m in CRASH_MARKERS), out
+    result.assert_outcomes(failed=1)
+    assert "max_size_mb=10: the original model's files take 261.1 MiB on disk (26.11x the budget)" in out
+    import jsonschema
+
+    from pytest_edgeqa.report import SCHEMA_FILE
+
+    report = json.loads((pytester.path / "r.json").read_text())
+    jsonschema.validate(report, json.loads(SCHEMA_FILE.read_text()))
+    (record,) = report["results"]
+    assert (
+        record["check"] == "llm_latency"
+        and record["figures"]["prompt_tokens"] == 4
+        and record["figures"]["memory_mb"] > 100
+    )

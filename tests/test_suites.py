@@ -186,11 +186,11 @@ MALFORMED = [
     (suite(checks=None), "s.edgeqa.yaml: checks: missing; a suite needs name, model and checks"),
     (
         suite(checks="checks: {}"),
-        "s.edgeqa.yaml: checks: expected at least one of accuracy, latency, parity, kld, generation, got a mapping",
+        "s.edgeqa.yaml: checks: expected at least one of accuracy, latency, parity, kld, generation, llm_latency, got a mapping",
     ),
     (
         suite(checks="checks: {speed: {p90_ms: 1}}"),
-        "s.edgeqa.yaml: checks: unknown key 'speed' (expected: accuracy, latency, parity, kld, generation)",
+        "s.edgeqa.yaml: checks: unknown key 'speed' (expected: accuracy, latency, parity, kld, generation, llm_latency)",
     ),
     (suite(checks="checks: {accuracy: 0.01}"), "s.edgeqa.yaml: checks.accuracy: expected a mapping, got 0.01"),
     (

@@ -89,6 +89,7 @@ def reword(exc: ConfigError, path: Path, key: str, values: Iterable[Any] = ()) -
         "parity marker: ",
         "kld marker: ",
         "generation marker: ",
+        "llm_latency marker: ",
         "edge_model marker: ",
         "parity marker outputs",
     ):

@@ -1,4 +1,4 @@
-"""A suite's language-model checks (``checks.kld``, ``checks.generation``) and the text files they name:
+"""A suite's language-model checks (``checks.kld``, ``checks.generation``, ``checks.llm_latency``) and the text files they name:
 validated as the kld and generation markers are, read as UTF-8 relative to the suite file."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ TEXT_SUFFIX = ".txt"
 MIN_CONTEXT = 4  # tokens of a window: its second half is scored
 KLD_OWN = ("text", "context", "windows")  # the rest of checks.kld are the kld marker's keys
 GENERATION_OWN = ("prompts",)  # the rest of checks.generation are the generation marker's keys
+LLM_LATENCY_OWN = ("prompt",)  # the rest of checks.llm_latency are the llm_latency marker's keys
 
 
 def text_file(value: Any, path: Path, key: str, what: str) -> Path:
@@ -83,6 +84,25 @@ def generation_options(value: dict[str, Any], path: Path, data: Any = None) -> N
         )
     prompts(opts["prompts"], path)
     budget_from_marker((), {k: v for k, v in opts.items() if k not in GENERATION_OWN})
+
+
+def llm_latency_options(value: dict[str, Any], path: Path, data: Any = None) -> None:
+    """``checks.llm_latency``: ``prompt`` (a .txt file, cut or repeated to prompt_tokens; default the built-in
+    prompt) and the llm_latency marker's keys."""
+    from ..llm_latency_budget import MARKER_KEYS, budget_from_marker
+
+    opts = mapping(value, path, "checks.llm_latency", (*LLM_LATENCY_OWN, *MARKER_KEYS))
+    if opts.get("prompt") is not None:
+        latency_prompt(opts["prompt"], path)
+    budget_from_marker((), {k: v for k, v in opts.items() if k not in LLM_LATENCY_OWN})
+
+
+def latency_prompt(value: Any, path: Path) -> str | None:
+    """The prompt text ``checks.llm_latency.prompt`` names (None: the built-in prompt)."""
+    if value is None:
+        return None
+    key = "checks.llm_latency.prompt"
+    return read_text_file(text_file(value, path, key, "the prompt, cut or repeated to prompt_tokens"), path, key)
 
 
 def prompts(value: Any, path: Path) -> list[str]:

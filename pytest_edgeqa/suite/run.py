@@ -13,7 +13,7 @@ from ..markers import COMPILE_OPTIONS, ModelMarker
 from ..session import SESSION, EdgeSession
 from ..types import DeviceSpec
 from .fields import SuiteError
-from .llm import GENERATION_OWN, KLD_OWN, prompts, read_text_file, text_file
+from .llm import GENERATION_OWN, KLD_OWN, LLM_LATENCY_OWN, latency_prompt, prompts, read_text_file, text_file
 from .schema import LATENCY_OWN_KEYS, LLM_CHECKS, PARITY_OWN_KEYS, Suite
 
 
@@ -32,7 +32,9 @@ def run_check(item: pytest.Item, job: SuiteCheck) -> None:
     session = item.config.stash[SESSION]
     if job.check in LLM_CHECKS:
         marker, calibration = _language_model(item, job)
-        {"kld": _kld, "generation": _generation}[job.check](item, job, session, marker, calibration)
+        {"kld": _kld, "generation": _generation, "llm_latency": _llm_latency}[job.check](
+            item, job, session, marker, calibration
+        )
         return
     marker = model_marker(item, job, session)
     {"accuracy": _accuracy, "latency": _latency, "parity": _parity}[job.check](item, job, session, marker)
@@ -246,3 +248,29 @@ def _generation(
         calibration=calibration,
         where=f"{item.path.name}: checks.generation",
     )
+
+
+def _llm_latency(
+    item: pytest.Item, job: SuiteCheck, session: EdgeSession, marker: ModelMarker, calibration: str | None
+) -> None:
+    from ..checks import conclude_latency
+    from ..checks.llm_latency import run_llm_latency_check
+    from ..llm_latency_budget import budget_from_marker
+
+    settings = session.settings
+    if settings.latency_mode == "off":
+        pytest.skip("latency checks are off (--edge-latency=off)")
+    opts = job.suite.checks[job.check]
+    result = run_llm_latency_check(
+        session=session,
+        item=item,
+        owner=job.owner,
+        base_dir=item.path.parent,
+        marker=marker,
+        device=job.device,
+        budget=budget_from_marker((), {k: v for k, v in opts.items() if k not in LLM_LATENCY_OWN}),
+        prompt=latency_prompt(opts.get("prompt"), item.path),
+        calibration=calibration,
+        where=f"{item.path.name}: checks.llm_latency",
+    )
+    conclude_latency(settings, result)

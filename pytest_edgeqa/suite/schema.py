@@ -23,11 +23,12 @@ from .fields import (
     reword,
     sizes,
 )
-from .llm import generation_options, kld_options, text_file
+from .llm import generation_options, kld_options, llm_latency_options, text_file
 from .reading import parse, read_text
 
-CHECKS = ("accuracy", "latency", "parity", "kld", "generation")
-LLM_CHECKS = ("kld", "generation")  # a language model's checks: no data:, a recipe calibrated by a text file
+CHECKS = ("accuracy", "latency", "parity", "kld", "generation", "llm_latency")
+# a language model's checks: no data:, a recipe calibrated by a text file
+LLM_CHECKS = ("kld", "generation", "llm_latency")
 TOP_KEYS = ("name", "model", "data", "devices", "checks")
 MODEL_KEYS = ("original", "optimized", *COMPILE_OPTIONS)
 DATA_KEYS = ("path", "split", "inputs", "label", "samples", "preprocess")
@@ -233,6 +234,7 @@ CHECKERS: dict[str, Callable[[dict[str, Any], Path, dict[str, Any] | None], None
     "parity": _parity,
     "kld": kld_options,
     "generation": generation_options,
+    "llm_latency": llm_latency_options,
 }
 
 
@@ -244,16 +246,17 @@ def _needs(check: str, opts: dict[str, Any], path: Path, data: dict[str, Any] | 
         raise SuiteError(
             f"{path.name}: model.optimized: missing; the {check} check compares the optimized model with the original"
         )
-    if check in LLM_CHECKS and optimized is None:
+    if check in LLM_CHECKS and optimized is None and (check != "llm_latency" or opts.get("max_ratio") is not None):
         raise SuiteError(
             f"{path.name}: model.optimized: missing; the {check} check compares the optimized language model with"
             " the original (a model folder, or a recipe such as nncf-weights-int8)"
+            + ("; its max_ratio compares their speed" if check == "llm_latency" else "")
         )
     text_calibrated = isinstance(optimized, dict) and isinstance(optimized.get("calibration"), str)
     if text_calibrated and check not in LLM_CHECKS:
         raise SuiteError(
             f"{path.name}: model.optimized.calibration: a text file calibrates a language model's recipe, for the"
-            f" kld and generation checks; the {check} check's recipe takes calibration data {{path, split, inputs}}"
+            f" kld, generation and llm_latency checks; the {check} check's recipe takes calibration data {{path, split, inputs}}"
         )
     relative = [k for k in ("max_ratio", "min_speedup") if check == "latency" and opts.get(k) is not None]
     if relative and optimized is None:
