@@ -6,13 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .config import MAX_RESAMPLES, number, short
 from .errors import ConfigError
-
-if TYPE_CHECKING:
-    from .kld import KLDStats
 
 TOP_K = 64  # default k of a compact golden
 
@@ -90,8 +87,8 @@ def _f(x: float) -> str:
     return f"{x:.4f}" if abs(x) >= 1e-3 or x == 0 else f"{x:.3g}"
 
 
-def judge(stats: KLDStats, budget: KLDBudget) -> list[str]:
-    """Each budget that does not hold, in words: the figure, the budget and by how much. ``confident`` judges
+def judge(stats: Any, budget: KLDBudget) -> list[str]:
+    """Each budget that does not hold (``stats``: a kld.KLDStats), in words: the figure, the budget and by how much. ``confident`` judges
     the interval's worse end for mean KLD (upper), PPL ratio (upper) and same-top (lower)."""
     confident, pct = budget.gate == "confident", round(stats.confidence * 100)
     failed = []
