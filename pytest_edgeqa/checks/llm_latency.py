@@ -39,7 +39,7 @@ def run_llm_latency_check(
     if pair.optimized is None or budget.relative:
         files["original"] = pair.original
     subject = "optimized" if "optimized" in files else "original"
-    on_llamacpp = [role for role, llm in files.items() if llm.engine != "openvino"]
+    on_llamacpp = [role for role, llm in files.items() if llm.engine == "llama.cpp"]
     if on_llamacpp:
         from ..errors import Unsupported
 
