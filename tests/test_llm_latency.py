@@ -313,3 +313,47 @@ def test_a_suite_runs_the_check(pytester: pytest.Pytester, gguf, monkeypatch: py
         and record["figures"]["prompt_tokens"] == 4
         and record["figures"]["memory_mb"] > 100
     )
+
+
+# ------------------------------------------------------------------------------- reports and compare
+
+
+def _record(tpot: list[float], memory: float, status: str = "pass") -> dict:
+    from pytest_edgeqa import report
+    from pytest_edgeqa.llm_latency import Figures
+    from pytest_edgeqa.llm_latency_result import LLMLatencyResult
+
+    ms = np.asarray(tpot)
+    figures = Figures(stats(ms * 2, 50), stats(ms, 50), 1000 / stats(ms, 50)["at"], memory, memory + 500, 96.6)
+    result = LLMLatencyResult("optimized", {"optimized": figures}, 64, 16, 50.0, ratio=0.5, ratio_interval=(0.45, 0.55))
+    result.settle("enforce")
+    return {**report.record("llm_latency", "t", "CPU", result), "nodeid": "t.py::t"}
+
+
+def test_reports_and_compare_know_the_check() -> None:
+    from pytest_edgeqa import report
+
+    base = _record([20.0] * 10, 400.0)
+    f = base["figures"]
+    assert (f["tpot_ms"], f["ttft_ms"], f["tokens_per_s"], f["speedup"], f["memory_mb"]) == (
+        20.0,
+        40.0,
+        50.0,
+        2.0,
+        400.0,
+    )
+    assert "TTFT p50 40 ms, TPOT p50 20 ms (50.0 tokens/s), TPOT speedup 2.00x, peak RSS 400 MiB" in report.describe(
+        base
+    )
+    md = report.markdown({"results": [base], "summary": {"pass": 1}})
+    assert "### llm_latency" in md and "| `t` | CPU | 40 | 20 | 50.0 | 2.00x (TPOT) | 400 | 96.6 | ✅ |" in md
+
+    def judged(current: dict) -> tuple[list[str], list[str]]:
+        return report.compare({"results": [base]}, {"results": [current]}, accuracy=0.01, latency=1.1, parity=1e-4)
+
+    moved, regressions = judged(_record([20.5, 19.5] * 5, 420.0))  # within noise and 10% memory
+    assert moved and not regressions
+    moved, regressions = judged(_record([30.0, 31.0] * 5, 400.0))  # 1.5x slower, intervals apart
+    assert len(regressions) == 1 and "TPOT > x1.1" in regressions[0], regressions
+    moved, regressions = judged(_record([20.0] * 10, 480.0))  # 20% more memory
+    assert len(regressions) == 1 and "peak RSS 400 -> 480 MiB (x1.200)" in regressions[0], regressions
