@@ -105,7 +105,7 @@ def marked_llms(session: Any, marker: Any, base_dir: Path, calibration: Any) -> 
     from .runtimes.openvino_llm import tokenizer_digest
 
     title = f"{spec.name} of {original.name}"
-    return LLMPair(original, LLMFile(folder, folder, digest, tokenizer_digest(folder), title), built.info)
+    return LLMPair(original, LLMFile(folder, folder, digest, tokenizer_digest(folder), title=title), built.info)
 
 
 def _no_recipe(marker: Any, why: str) -> None:

@@ -123,7 +123,7 @@ def test_naive_int4_generates(generation_check):
 def test_naive_int4_fails_with_the_figures(llm) -> None:
     result, out = llm(NAIVE_INT4, "--update-golden")
     result.assert_outcomes(failed=2)
-    assert "KL divergence FAILED: nncf-weights-int4" in out
+    assert "KL divergence FAILED: nncf-weights-int4 of SmolLM2-135M-Instruct.Q4_1.gguf against SmolLM2" in out
     assert "mean KLD 0." in out and "> budget 0.02 (by " in out
     assert "PPL(Q)/PPL(base) " in out and "> budget 1.03" in out
     assert "same top " in out and "Δp" in out and "99.9%" in out  # llama.cpp's figures in the message
