@@ -89,6 +89,9 @@ def checks_of(item: pytest.Item) -> list[str]:
             ("accuracy", ("accuracy_check",)),
             ("latency", ("latency_check",)),
             ("parity", ("golden_check", "parity_check")),
+            ("kld", ("kld_check",)),
+            ("generation", ("generation_check",)),
+            ("llm_latency", ("llm_latency_check",)),
         )
         if any(f in names for f in fixtures)
     ]

@@ -283,7 +283,7 @@ def test_bad_context(kld_check):
     assert "kld_check: context=2; expected an int of at least 4 tokens" in out
 
 
-def test_an_onnxruntime_device_skips_language_models(llm) -> None:
+def test_an_onnxruntime_device_skips_language_models(llm, pytester: pytest.Pytester) -> None:
     result, out = llm(
         HEAD
         + """
@@ -295,9 +295,15 @@ def test_on_ort(kld_check):
 """,
         "--edge-device=ort:cpu",
         "-rs",
+        "--edge-report=report.json",
     )
     result.assert_outcomes(skipped=1)
     assert "language models run on OpenVINO devices (CPU, GPU, NPU, AUTO), not ort:cpu" in out
+    # The report keeps a record of the check that did not run, and why (the device matrix shows the gap).
+    report = json.loads((pytester.path / "report.json").read_text())
+    [record] = report["results"]
+    assert (record["check"], record["device"], record["status"]) == ("kld", "ort:cpu", "skip")
+    assert "language models run on OpenVINO devices" in record["detail"]["reason"]
 
 
 def test_data_aware_int4_with_calibration_text(llm, pytester: pytest.Pytester) -> None:
