@@ -257,8 +257,8 @@ BAD = [
     ),
     (
         _lm("latency: {p90_ms: 5}", "{recipe: nncf-weights-int4, calibration: calibration.txt}"),
-        "lm.edgeqa.yaml: model.optimized.calibration: a text file calibrates a language model's recipe, for the kld"
-        " and generation checks",
+        "lm.edgeqa.yaml: model.optimized.calibration: a text file calibrates a language model's recipe, for the kld,"
+        " generation and llm_latency checks; the latency check's recipe takes calibration data {path, split, inputs}",
     ),
 ]
 
