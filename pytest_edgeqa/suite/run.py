@@ -204,6 +204,34 @@ def _language_model(item: pytest.Item, job: SuiteCheck) -> tuple[ModelMarker, st
     return ModelMarker(original=model["original"], optimized=optimized, options=options), calibration
 
 
+def _run_llm(
+    item: pytest.Item,
+    job: SuiteCheck,
+    session: EdgeSession,
+    marker: ModelMarker,
+    calibration: str | None,
+    run: Any,
+    parse: Any,
+    own: Any,
+    **arguments: Any,
+) -> Any:
+    """A language-model check of the suite through its flow: the budget from the check's keys but its own
+    (``own``), parsed by the marker's ``parse``; errors name the file and the check's key."""
+    opts = job.suite.checks[job.check]
+    return run(
+        session=session,
+        item=item,
+        owner=job.owner,
+        base_dir=item.path.parent,
+        marker=marker,
+        device=job.device,
+        budget=parse((), {k: v for k, v in opts.items() if k not in own}),
+        calibration=calibration,
+        where=f"{item.path.name}: checks.{job.check}",
+        **arguments,
+    )
+
+
 def _kld(
     item: pytest.Item, job: SuiteCheck, session: EdgeSession, marker: ModelMarker, calibration: str | None
 ) -> None:
@@ -213,20 +241,9 @@ def _kld(
     opts = job.suite.checks[job.check]
     key = "checks.kld.text"
     text = read_text_file(text_file(opts["text"], item.path, key, "the text to score"), item.path, key)
-    run_kld_check(
-        session=session,
-        item=item,
-        owner=job.owner,
-        base_dir=item.path.parent,
-        marker=marker,
-        device=job.device,
-        budget=budget_from_marker((), {k: v for k, v in opts.items() if k not in KLD_OWN}),
-        text=text,
-        context=opts.get("context", DEFAULT_CONTEXT),
-        windows=opts.get("windows"),
-        calibration=calibration,
-        where=f"{item.path.name}: checks.kld",
-    )
+    context, windows = opts.get("context", DEFAULT_CONTEXT), opts.get("windows")
+    args = (item, job, session, marker, calibration, run_kld_check, budget_from_marker, KLD_OWN)
+    _run_llm(*args, text=text, context=context, windows=windows)
 
 
 def _generation(
@@ -235,19 +252,9 @@ def _generation(
     from ..checks.generation import run_generation_check
     from ..generation import budget_from_marker
 
-    opts = job.suite.checks[job.check]
-    run_generation_check(
-        session=session,
-        item=item,
-        owner=job.owner,
-        base_dir=item.path.parent,
-        marker=marker,
-        device=job.device,
-        budget=budget_from_marker((), {k: v for k, v in opts.items() if k not in GENERATION_OWN}),
-        prompts=prompts(opts["prompts"], item.path),
-        calibration=calibration,
-        where=f"{item.path.name}: checks.generation",
-    )
+    given = prompts(job.suite.checks[job.check]["prompts"], item.path)
+    args = (item, job, session, marker, calibration, run_generation_check, budget_from_marker, GENERATION_OWN)
+    _run_llm(*args, prompts=given)
 
 
 def _llm_latency(
@@ -260,17 +267,6 @@ def _llm_latency(
     settings = session.settings
     if settings.latency_mode == "off":
         pytest.skip("latency checks are off (--edge-latency=off)")
-    opts = job.suite.checks[job.check]
-    result = run_llm_latency_check(
-        session=session,
-        item=item,
-        owner=job.owner,
-        base_dir=item.path.parent,
-        marker=marker,
-        device=job.device,
-        budget=budget_from_marker((), {k: v for k, v in opts.items() if k not in LLM_LATENCY_OWN}),
-        prompt=latency_prompt(opts.get("prompt"), item.path),
-        calibration=calibration,
-        where=f"{item.path.name}: checks.llm_latency",
-    )
-    conclude_latency(settings, result)
+    prompt = latency_prompt(job.suite.checks[job.check].get("prompt"), item.path)
+    args = (item, job, session, marker, calibration, run_llm_latency_check, budget_from_marker, LLM_LATENCY_OWN)
+    conclude_latency(settings, _run_llm(*args, prompt=prompt))
