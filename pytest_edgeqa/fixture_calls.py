@@ -354,23 +354,12 @@ def llm_latency_check(request: pytest.FixtureRequest, device: DeviceSpec) -> Cal
 
         if settings.latency_mode == "off":
             pytest.skip("latency checks are off (--edge-latency=off)")
+        result = run_llm_check(
+            request, device, "llm_latency_check", "llm_latency", EXAMPLE, budget_from_marker, run_llm_latency_check,
+            prompt=prompt,
+        )  # fmt: skip
         with as_outcome():
-            budget, models, calibration = _llm_markers(
-                request, "llm_latency_check", "llm_latency", EXAMPLE, budget_from_marker
-            )
-            result = run_llm_latency_check(
-                session=session,
-                item=request.node,
-                owner=owner_of(request.node),
-                base_dir=request.path.parent,
-                marker=models,
-                device=device,
-                budget=budget,
-                prompt=prompt,
-                calibration=calibration,
-            )
             conclude_latency(settings, result)
-            return result
-        raise AssertionError("unreachable")
+        return result
 
     return check
