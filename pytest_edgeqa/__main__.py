@@ -1,4 +1,5 @@
-"""``python -m pytest_edgeqa merge|compare``: combine per-device reports, and find regressions between runs."""
+"""``python -m pytest_edgeqa merge|compare|html``: combine per-device reports, find regressions between runs,
+and render any report (or several, merged) as one self-contained HTML page."""
 
 from __future__ import annotations
 
@@ -10,13 +11,18 @@ from pathlib import Path
 from . import report
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pytest_edgeqa", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     m = sub.add_parser("merge", help="merge reports (one per CI job/device) into one model x device report")
     m.add_argument("reports", nargs="+", type=Path)
     m.add_argument("-o", "--output", type=Path, required=True, help="merged JSON report")
     m.add_argument("--md", type=Path, help="also write the Markdown summary here")
+    m.add_argument("--html", type=Path, help="also write the HTML report here")
+    h = sub.add_parser("html", help="render a JSON report (several are merged first) as one self-contained HTML page")
+    h.add_argument("reports", nargs="+", type=Path)
+    h.add_argument("-o", "--output", type=Path, required=True, help="the HTML file to write")
+    h.add_argument("--title", default="pytest-edgeqa report", help="the page's title")
     c = sub.add_parser("compare", help="what moved between a baseline and a current report; exit 1 on a regression")
     c.add_argument("baseline", type=Path)
     c.add_argument("current", type=Path)
@@ -59,19 +65,54 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="a check that was judged before and is skipped or gone now is not a regression (lost coverage)",
     )
-    args = parser.parse_args(argv)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     if args.command == "merge":
-        merged = report.merge([report.load(p) for p in args.reports])
-        report.write_atomic(args.output, json.dumps(merged, indent=2) + "\n")
-        for line in report.matrix_lines(merged):
-            print(line)
-        print(f"merged {len(args.reports)} reports, {len(merged['results'])} results -> {args.output}")
-        if args.md:
-            report.write_atomic(args.md, report.markdown(merged))
-            print(f"Markdown summary -> {args.md}")
-        return 0
+        return _merge(args)
+    if args.command == "html":
+        return _html(args)
+    return _compare(args)
 
+
+def _merge(args: argparse.Namespace) -> int:
+    merged = report.merge([report.load(p) for p in args.reports])
+    report.write_atomic(args.output, json.dumps(merged, indent=2) + "\n")
+    for line in report.matrix_lines(merged):
+        print(line)
+    print(f"merged {len(args.reports)} reports, {len(merged['results'])} results -> {args.output}")
+    if args.md:
+        report.write_atomic(args.md, report.markdown(merged))
+        print(f"Markdown summary -> {args.md}")
+    if args.html:
+        _write_html(merged, args.html, "pytest-edgeqa report")
+    return 0
+
+
+def _html(args: argparse.Namespace) -> int:
+    reports = [report.load(p) for p in args.reports]
+    data = reports[0] if len(reports) == 1 else report.merge(reports)
+    _write_html(data, args.output, args.title)
+    return 0
+
+
+def _write_html(data: dict, path: Path, title: str) -> None:
+    from .htmlreport import HTMLReportError, render
+
+    try:
+        page = render(data, title)
+    except HTMLReportError as exc:
+        raise SystemExit(f"html: {exc}") from None
+    try:
+        report.write_atomic(path, page)
+    except OSError as exc:
+        raise SystemExit(f"html: cannot write {path}: {exc.strerror or exc}") from None
+    print(f"HTML report ({len(data['results'])} results, {len(page) / 2**20:.1f} MiB) -> {path}")
+
+
+def _compare(args: argparse.Namespace) -> int:
     moved, regressions = report.compare(
         report.load(args.baseline),
         report.load(args.current),

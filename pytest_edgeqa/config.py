@@ -109,6 +109,7 @@ class Settings:
     trust_code: bool = False  # --edge-trust-code: markers may load metric scripts and import 'module:function'
     report_json: Path | None = None
     report_md: Path | None = None
+    report_html: Path | None = None
     model_cache: Path | None = None
     rebuild: bool = False
     latency_mode: str = "enforce"
@@ -132,6 +133,7 @@ def resolve(config: pytest.Config) -> Settings:
     return Settings(
         report_json=_path(config, "edge_report", "edge_report", here, file_problem, "report.json"),
         report_md=_path(config, "edge_report_md", "edge_report_md", here, file_problem, "report.md"),
+        report_html=_html_path(config, here),
         model_cache=_path(config, "edge_cache_dir", "edge_cache_dir", config.rootpath, folder_problem),
         rebuild=bool(config.getoption("edge_rebuild")),
         latency_mode=mode,
@@ -193,6 +195,19 @@ def _golden_dir(config: pytest.Config, update: bool) -> Path:
         if problem:
             raise ConfigError(f"ini edge_golden_dir={golden_text} ({config.inipath or 'default'}): {problem}")
     return golden_dir
+
+
+def _html_path(config: pytest.Config, here: Path) -> Path | None:
+    """--edge-report-html's path, when Plotly.js (which the page inlines) is there to make it."""
+    path = _path(config, "edge_report_html", "edge_report_html", here, file_problem, "report.html")
+    if path is not None:
+        from .htmlreport import HTMLReportError, plotly_bundle
+
+        try:
+            plotly_bundle()
+        except HTMLReportError as exc:
+            raise ConfigError(f"--edge-report-html: {exc}") from None
+    return path
 
 
 def _path(config: pytest.Config, option: str, ini: str, base: Path, check: Any, *args: Any) -> Path | None:

@@ -38,6 +38,9 @@ def nearest_rank(sorted_ms: np.ndarray, percentile: float) -> float:
     return float(sorted_ms[rank - 1])
 
 
+QUANTILE_LEVELS = [i / 2 for i in range(201)]  # p0 (the minimum) to p100 (the maximum) in steps of 0.5
+
+
 @dataclass
 class Stats:
     count: int
@@ -50,6 +53,8 @@ class Stats:
     std: float
     cv: float
     extra: dict[str, float] = field(default_factory=dict)
+    # The distribution in 201 nearest-rank percentiles (p0, p0.5, ..., p100): an ECDF for the HTML report.
+    quantiles: list[float] = field(default_factory=list)
 
     @classmethod
     def of(cls, ms: np.ndarray, percentiles: list[float] = ()) -> Stats:  # type: ignore[assignment]
@@ -67,6 +72,7 @@ class Stats:
             std=std,
             cv=std / mean if mean else 0.0,
             extra={f"p{p:g}": nearest_rank(s, p) for p in percentiles},
+            quantiles=[round(nearest_rank(s, p), 6) for p in QUANTILE_LEVELS],
         )
 
     def at(self, percentile: float) -> float:

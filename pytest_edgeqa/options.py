@@ -160,8 +160,15 @@ def _report_options(parser: pytest.Parser, group: pytest.OptionGroup) -> None:
         metavar="PATH",
         help="write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set)",
     )
+    group.addoption(
+        "--edge-report-html",
+        default=None,
+        metavar="PATH",
+        help="write a self-contained HTML report: the model x device matrix, plots of every check, the environment",
+    )
     parser.addini("edge_report", "default for --edge-report", default="")
     parser.addini("edge_report_md", "default for --edge-report-md", default="")
+    parser.addini("edge_report_html", "default for --edge-report-html", default="")
 
 
 def _trust_options(parser: pytest.Parser, group: pytest.OptionGroup) -> None:

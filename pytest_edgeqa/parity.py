@@ -44,6 +44,11 @@ class OutputReport:
             "failed": self.failed,
             "stats": {k: v for k, v in self.stats.items() if k != "worst_index"}
             | {"worst_index": list(self.stats.get("worst_index", ()))},
+            "would_pass": list(self.would_pass),
+            "listed": [
+                {"index": list(ix), "reference": ref, "actual": act, "abs_error": ae, "rel_error": re_}
+                for ix, ref, act, ae, re_ in self.listed
+            ],
         }
 
 
@@ -214,7 +219,30 @@ def _error_stats(e: _Errors, criteria: Criteria) -> dict[str, Any]:
         median_abs_error=float(np.median(counted)),
         quantile=criteria.quantile,
         quantile_abs_error=float(np.quantile(counted, criteria.quantile)),
+        error_histogram=error_histogram(counted),
     )
+
+
+def error_histogram(abs_err: np.ndarray, bins: int = 24) -> dict[str, Any]:
+    """Where the absolute errors fall, for the HTML report: counts over ``bins`` log-spaced bins between the
+    smallest and the largest finite non-zero error, beside the exact zeros and the non-finite ones."""
+    finite = abs_err[np.isfinite(abs_err)]
+    nonzero = finite[finite > 0]
+    out: dict[str, Any] = {
+        "zeros": int(finite.size - nonzero.size),
+        "nonfinite": int(abs_err.size - finite.size),
+        "edges": [],
+        "counts": [],
+    }
+    if nonzero.size:
+        lo, hi = float(np.log10(nonzero.min())), float(np.log10(nonzero.max()))
+        if hi - lo < 0.2:  # (nearly) one value: a decade around it
+            lo, hi = (lo + hi) / 2 - 0.5, (lo + hi) / 2 + 0.5
+        edges = np.logspace(lo, hi, bins + 1)
+        counts, _ = np.histogram(np.clip(nonzero, edges[0], edges[-1]), bins=edges)
+        out["edges"] = [float(f"{v:.4g}") for v in edges]
+        out["counts"] = [int(c) for c in counts]
+    return out
 
 
 def _similarity_stats(av: np.ndarray, rv: np.ndarray) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 
 from . import fixture_calls, golden_usage, markers, options, records, session
 from .gating import checked_device, device_of, parametrize_devices
+from .htmlreport import pytest_html
 from .marked_models import marked_model
 from .report_collector import EdgeReport
 from .session import CURRENT, SESSION
@@ -36,7 +37,10 @@ def pytest_configure(config: pytest.Config) -> None:
     session.start(config)
     golden_usage.start_usage(config)
     if not session.is_worker(config):  # the controller (or a plain run) owns the report files
-        config.pluginmanager.register(EdgeReport(config), "edgeqa-report")
+        collector = EdgeReport(config)
+        config.pluginmanager.register(collector, "edgeqa-report")
+        if pytest_html.wanted(config):
+            config.pluginmanager.register(pytest_html.Summary(collector), "edgeqa-pytest-html")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -67,6 +71,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     records.before_report(item, call)
     report = yield
     records.attach(item, call, report)
+    pytest_html.add_extras(item, report)
     return report
 
 

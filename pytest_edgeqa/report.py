@@ -27,7 +27,9 @@ _FROM_OUTCOME = {"passed": "pass", "failed": "fail", "skipped": "skip"}  # repor
 
 def record(check: str, name: str, device: str, result: Any) -> dict[str, Any]:
     """A plain, JSON-able record of one check's result: key figures for tables, the rest as detail."""
-    detail = json.loads(json.dumps(result.to_dict(), default=_jsonable))
+    # Strict JSON: an infinite SNR (identical outputs) or a NaN figure becomes null, not Infinity / NaN,
+    # which JSON has no words for (jq, JavaScript's JSON.parse and most readers reject them).
+    detail = json.loads(json.dumps(result.to_dict(), default=_jsonable), parse_constant=lambda _: None)
     status = getattr(result, "status", None) or ("pass" if result.ok else "fail")
     if status not in STATUSES:
         raise ValueError(f"{check} result has status {status!r}; expected one of {', '.join(STATUSES)}")

@@ -18,6 +18,12 @@ def _append(path: Path, text: str) -> None:
         fh.write(text)
 
 
+def _write_html(data: dict[str, Any], path: Path) -> None:
+    from .htmlreport import write
+
+    write(data, path)
+
+
 class EdgeReport:
     """Controller-side: gathers result records from reports, prints the summary, writes the files."""
 
@@ -41,7 +47,8 @@ class EdgeReport:
         settings = self.config.stash[SESSION].settings
         # A report is written whenever one is asked for, empty or not: a matrix job whose device was
         # missing still hands its (skipped) results to the merge.
-        if not (settings.report_json or settings.report_md or (os.environ.get("GITHUB_STEP_SUMMARY") and self.records)):
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY") and self.records
+        if not (settings.report_json or settings.report_md or settings.report_html or step_summary):
             return
         import json
 
@@ -60,6 +67,12 @@ class EdgeReport:
                 "Markdown summary",
                 f"Markdown summary written to {settings.report_md}",
                 lambda p: report.write_atomic(p, text),
+            ),
+            (
+                settings.report_html,
+                "HTML report",
+                f"HTML report written to {settings.report_html}",
+                lambda p: _write_html(data, p),
             ),
             (
                 Path(summary) if summary else None,

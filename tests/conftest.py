@@ -27,6 +27,8 @@ import pytest_edgeqa.metrics
 
 import pytest_edgeqa.parity  # noqa: F401  isort: skip
 
+from browser import chromium  # noqa: F401  the HTML report's tests open their pages in Chromium
+
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ROOT / "suites"
 

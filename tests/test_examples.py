@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
+from browser import load
 from conftest import ROOT, SUITES, assert_clean, supports_bf16
 
 from pytest_edgeqa.config import user_cache_dir
@@ -28,8 +30,10 @@ def suites(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest
     return pytester
 
 
-def test_example_suites_pass_on_cpu_with_both_runtimes(suites: pytest.Pytester) -> None:
-    result = suites.runpytest("suites", "--edge-device=CPU,ort:cpu", "-rs")
+def test_example_suites_pass_on_cpu_with_both_runtimes(suites: pytest.Pytester, chromium) -> None:
+    result = suites.runpytest(
+        "suites", "--edge-device=CPU,ort:cpu", "-rs", "--edge-report=report.json", "--edge-report-html=report.html"
+    )
     # OpenVINO IR cannot run on ONNX Runtime: those items are skipped, with the reason. So are the two
     # bf16 examples on a CPU that runs f32 when asked for bf16 (AVX2 only): skipped, never passed at f32.
     # The language models (9 items a device, 2 of them speed and memory) run on OpenVINO only; naive INT4 is a strict xfail.
@@ -47,6 +51,28 @@ def test_example_suites_pass_on_cpu_with_both_runtimes(suites: pytest.Pytester) 
     result.stdout.fnmatch_lines(["*ONNX Runtime runs ONNX models only; digits_cnn_fp16.xml is OpenVINO IR*"])
     result.stdout.fnmatch_lines(["*language models run on OpenVINO devices (CPU, GPU, NPU, AUTO), not ort:cpu*"])
     assert "unused golden" not in result.stdout.str()
+    _the_page_opens_clean(suites, chromium)
+
+
+def _the_page_opens_clean(suites: pytest.Pytester, chromium) -> None:
+    """The example suites' HTML report in Chromium: no console error, every plot drawn, the matrix whole,
+    a recipe's build, the language models' KL divergence along the text and generations side by side."""
+    data = json.loads((suites.path / "report.json").read_text())
+    loaded = load(chromium, suites.path / "report.html")
+    page = loaded.page
+    assert loaded.errors == []
+    plots, drawn, svg = loaded.rendered_plots()
+    assert plots >= 40 and plots == drawn == svg, (plots, drawn, svg)
+    badges = page.locator("#matrix a.badge")
+    assert badges.count() == len(data["results"])
+    assert page.locator("#recipes tbody tr").filter(has_text="nncf-int8").count() >= 1
+    title, points = page.evaluate(
+        """() => { const p = document.querySelector('article[data-check="kld"][data-status="pass"] div.plot');
+                   return [p.layout.title.text, p.data[0].y.length]; }"""
+    )
+    assert title.startswith("KL divergence along the text")
+    assert points in {r["figures"]["tokens"] for r in data["results"] if r["check"] == "kld"}
+    assert page.locator('article[data-check="generation"] table.generations tbody tr').count() >= 2
 
 
 def test_missing_npu_skips_and_require_devices_fails(suites: pytest.Pytester) -> None:

@@ -20,6 +20,7 @@ KIND = "llm-logits"
 # token that came next, and the mass outside the top k (summed before the fp16 rounding).
 GOLDEN_ARRAYS = ("top_logprobs", "top_ids", "target_logprob", "residual_mass")
 DEFAULT_CONTEXT = 256
+PER_TOKEN_KEPT = 8192  # per-token KL divergences a report keeps (3 significant digits each)
 
 
 @dataclass
@@ -29,8 +30,10 @@ class KLDResult(Verdict):
     stats: Any  # kld.KLDStats
     golden: str
     action: str  # "compared" | "recorded" | "re-recorded"
+    per_token: Any = None  # the KL divergence of each scored token, in text order (for the HTML report)
 
     def to_dict(self) -> dict[str, Any]:
+        tokens = [] if self.per_token is None else [float(f"{v:.3g}") for v in self.per_token[:PER_TOKEN_KEPT]]
         return {
             **self.common(),
             "context": self.context,
@@ -38,6 +41,7 @@ class KLDResult(Verdict):
             "golden": self.golden,
             "action": self.action,
             "stats": self.stats.to_dict(),
+            "per_token_kld": tokens,
         }
 
     def render(self) -> str:
@@ -151,6 +155,7 @@ def run_kld_check(
         golden=rel,
         action=action,
         failures=judge(stats, budget),
+        per_token=joined.kld,
     )
     store_record(item, "kld", getattr(item, "title", owner), device.id, result)
     if not result.ok:

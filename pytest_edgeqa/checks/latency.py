@@ -133,6 +133,8 @@ def _first_runs(
             "static_shapes": all(not spec.dynamic for spec in model.inputs),
             **session.store.engine(device.runtime).compile_times(model_file, device, configs[role]),
         }
+        if "optimization" in info.extra:  # the recipe's build: its size, compression and build time
+            setup[role]["optimization"] = info.extra["optimization"]
         timers[role] = model.timer(prepared[role])
         start = time.perf_counter()
         timers[role]()
