@@ -28,6 +28,7 @@ class LLMLatencyResult:
     rounds: int = 1
     ok: bool = True
     status: str = "pass"
+    optimization: dict[str, Any] | None = None  # the optimized model's recipe build, when one built it
 
     settle = LatencyResult.settle  # the same statuses under the same --edge-latency modes
 

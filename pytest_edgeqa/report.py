@@ -186,7 +186,7 @@ def environment(devices: Iterable[str]) -> dict[str, Any]:
     from .runtimes.host import cpu_features, cpu_name
 
     versions = {}
-    for dist in ("pytest-edgeqa", "pytest", "numpy", "openvino", "onnxruntime", "nncf", "datasets", "evaluate"):
+    for dist in ("pytest-edgeqa", "pytest", "numpy", "openvino", "openvino-genai", "onnxruntime", "nncf", "datasets", "evaluate"):
         try:
             versions[dist] = md.version(dist)
         except md.PackageNotFoundError:

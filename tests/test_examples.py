@@ -65,13 +65,19 @@ def _the_page_opens_clean(suites: pytest.Pytester, chromium) -> None:
     assert plots >= 40 and plots == drawn == svg, (plots, drawn, svg)
     badges = page.locator("#matrix a.badge")
     assert badges.count() == len(data["results"])
-    assert page.locator("#recipes tbody tr").filter(has_text="nncf-int8").count() >= 1
+    recipes = page.locator("#recipes tbody tr")
+    assert recipes.filter(has_text="nncf-int8").count() >= 1
+    assert recipes.filter(has_text="smollm2").filter(has_text="nncf-weights-int4").count() >= 1  # a language model's
+    # The naive INT4 model's KLD check fails inside a strict xfail: FAIL, marked as expected.
+    xfail = page.locator('#matrix tr[data-name$="TestNaiveInt4::test_logits_stay_close"] td[data-device="CPU"] a.badge')
+    assert xfail.get_attribute("class") == "badge s-fail xfail"
+    assert xfail.get_attribute("title").startswith("FAIL (expected: the test is marked xfail): mean KLD ")
     title, points = page.evaluate(
         """() => { const p = document.querySelector('article[data-check="kld"][data-status="pass"] div.plot');
                    return [p.layout.title.text, p.data[0].y.length]; }"""
     )
     assert title.startswith("KL divergence along the text")
-    assert points in {r["figures"]["tokens"] for r in data["results"] if r["check"] == "kld"}
+    assert points in {r["figures"].get("tokens") for r in data["results"] if r["check"] == "kld"}
     assert page.locator('article[data-check="generation"] table.generations tbody tr').count() >= 2
 
 

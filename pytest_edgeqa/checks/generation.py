@@ -61,7 +61,9 @@ def run_generation_check(
         texts, ids_a, ids_b, [original.decode(i) for i in ids_a], [optimized.decode(i) for i in ids_b]
     )
     failures = generation.judge(result, budget)
-    record = GenerationVerdict(pair.original.name, pair.optimized.name, device.id, budget, failures, result)
+    record = GenerationVerdict(
+        pair.original.name, pair.optimized.name, device.id, budget, failures, result, built=pair.built
+    )
     store_record(item, "generation", getattr(item, "title", owner), device.id, record)
     if failures:
         raise CheckFailed(record.render())

@@ -156,6 +156,7 @@ def run_kld_check(
         action=action,
         failures=judge(stats, budget),
         per_token=joined.kld,
+        built=pair.built,
     )
     store_record(item, "kld", getattr(item, "title", owner), device.id, result)
     if not result.ok:

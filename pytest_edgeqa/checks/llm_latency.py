@@ -82,6 +82,7 @@ def run_llm_latency_check(
         refused=[*verdict.refused, *verdict.open],
         contention=shown.contention.to_dict(),
         rounds=len(rounds),
+        optimization=pair.built,
     )
     if shown.contention.pressure is None:
         result.notes.append("CPU contention unknown here: a breach is judged as measured")

@@ -3,7 +3,7 @@ device, the budget and the failures in words; the record the reports keep and th
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -14,6 +14,7 @@ class Verdict:
     device: str
     budget: Any  # a frozen dataclass: the marker's budget
     failures: list[str]
+    built: dict[str, Any] | None = field(default=None, kw_only=True)  # the recipe's build, when one built it
 
     @property
     def ok(self) -> bool:
@@ -26,6 +27,7 @@ class Verdict:
             "device": self.device,
             "budget": asdict(self.budget),
             "failures": list(self.failures),
+            **({"optimization": self.built} if self.built else {}),
         }
 
     def message(self, check: str, what: str, body: str) -> str:

@@ -115,16 +115,23 @@ def _header(data: Mapping[str, Any], title: str) -> str:
     )  # fmt: skip
 
 
+def expected_failure(r: Mapping[str, Any]) -> bool:
+    """A check that failed in a test marked xfail (pytest counts it skipped): the failure was expected."""
+    return report.status_of(r) == "fail" and r.get("outcome") == "skipped"
+
+
 def _hover(r: Mapping[str, Any]) -> str:
-    return f"{report.verdict(r)}: {report.describe(r)}"
+    xfail = " (expected: the test is marked xfail)" if expected_failure(r) else ""
+    return f"{report.verdict(r)}{xfail}: {report.describe(r)}"
 
 
 def badge(r: Mapping[str, Any], href: str | None = None, text: str | None = None) -> str:
     """A record's status badge: its colour, its check (or ``text``), its figures or reason on hover."""
     status = _e(report.status_of(r))
     tag, link = ("a", f' href="#{href}"') if href else ("span", "")
+    xfail = " xfail" if expected_failure(r) else ""
     return (
-        f'<{tag} class="badge s-{status}"{link} data-check="{_e(r["check"])}" data-status="{status}" '
+        f'<{tag} class="badge s-{status}{xfail}"{link} data-check="{_e(r["check"])}" data-status="{status}" '
         f'title="{_e(_hover(r))}">{_e(text or r["check"])}</{tag}>'
     )
 
@@ -223,7 +230,7 @@ def _result(r: Mapping[str, Any], rid: str, figures: list[dict[str, Any]]) -> st
     parts = [
         f'<article class="result s-{_e(status)}" id="{rid}" data-check="{_e(r["check"])}" '
         f'data-device="{_e(r["device"])}" data-status="{_e(status)}">',
-        f"<h4>{badge(r, text=report.LABELS.get(status, status))} "
+        f"<h4>{badge(r, text=report.LABELS.get(status, status) + (' (xfail)' if expected_failure(r) else ''))} "
         f"{_e(r['check'])} on {_e(r['device'])} <small><code>{_e(r.get('nodeid', ''))}</code></small></h4>",
     ]
     if r.get("figures"):
@@ -307,7 +314,10 @@ def _generations(detail: Mapping[str, Any]) -> str:
 
 
 def _environment(env: Mapping[str, Any]) -> str:
-    jobs = env.get("jobs") or [env]
+    jobs: list[Mapping[str, Any]] = []
+    for job in env.get("jobs") or [env]:  # a merged report: each job's own, once each
+        if job not in jobs:
+            jobs.append(job)
     blocks = []
     for job in jobs:
         cpu = job.get("cpu") or {}

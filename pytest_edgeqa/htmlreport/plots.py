@@ -42,10 +42,10 @@ def _vline(x: float, label: str, color: str = BUDGET) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _hline(y: float, label: str, color: str) -> dict[str, Any]:
+def _hline(y: float, label: str, color: str, where: str = "end") -> dict[str, Any]:
     return {
         "type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": y, "y1": y, "line": {"color": color, "dash": "dash"},
-        "label": {"text": label, "textposition": "end", "yanchor": "bottom", "font": {"color": color, "size": 11}},
+        "label": {"text": label, "textposition": where, "yanchor": "bottom", "font": {"color": color, "size": 11}},
     }  # fmt: skip
 
 
@@ -122,11 +122,13 @@ def _ratio(f: Mapping[str, Any], budgets: Mapping[str, Any]) -> dict[str, Any] |
         return None
     ratio = 1 / f["speedup"]
     budget = budgets.get("max_ratio") or (1 / budgets["min_speedup"] if budgets.get("min_speedup") else None)
-    return _interval_plot(
+    fig = _interval_plot(
         "latency ratio optimized / original (lower is faster)",
         [("ratio", ratio, f["ratio_low"], f["ratio_high"], budget, "max")],
         "ratio",
     )
+    fig["layout"]["shapes"] = [_vline(1.0, "", ORIGINAL)]  # same speed
+    return fig
 
 
 # ------------------------------------------------------------------------------------------ intervals
@@ -247,8 +249,8 @@ def _kld(f: Mapping[str, Any], d: Mapping[str, Any]) -> list[dict[str, Any]]:
             "scored token",
             "KLD (nats)",
         )
-        lines = ((f.get("mean_kld"), "mean", OPTIMIZED), (budget.get("mean"), "mean budget", BUDGET))
-        layout["shapes"] = [_hline(v, f"{label} {v:.4g}", color) for v, label, color in lines if v is not None]
+        lines = ((f.get("mean_kld"), "mean", OPTIMIZED, "start"), (budget.get("mean"), "mean budget", BUDGET, "end"))
+        layout["shapes"] = [_hline(v, f"{label} {v:.4g}", c, at) for v, label, c, at in lines if v is not None]
         out.append({"data": data, "layout": layout})
     rows = [
         ("mean KLD", f.get("mean_kld"), f.get("mean_kld_low"), f.get("mean_kld_high"), budget.get("mean"), "max"),
