@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -148,11 +149,15 @@ def _stable(report: dict) -> list[tuple]:
 
 def test_xdist_gives_the_same_report(project: pytest.Pytester) -> None:
     _, serial = run(project)
-    result, parallel = run(project, "-n", "2")
+    result, parallel = run(project, "-n", "2", "--edge-report-html=report.html")
     result.assert_outcomes(passed=8, failed=1, skipped=9)
     jsonschema.validate(parallel, schema())
     assert _stable(parallel) == _stable(serial)
     assert parallel["summary"] == serial["summary"]
+    # The HTML page, written by the controller alone, holds every worker's results (its matrix a badge each).
+    page = (project.path / "report.html").read_text()
+    badges = re.findall(r'<a class="badge s-[a-z-]+[^"]*" href="#r\d+" data-check="(\w+)" data-status="([a-z-]+)"', page)
+    assert sorted(badges) == sorted((r["check"], r["status"]) for r in parallel["results"])
 
 
 def test_merge_and_compare_on_real_reports(project: pytest.Pytester) -> None:
