@@ -72,6 +72,7 @@ def _the_page_opens_clean(suites: pytest.Pytester, chromium) -> None:
     xfail = page.locator('#matrix tr[data-name$="TestNaiveInt4::test_logits_stay_close"] td[data-device="CPU"] a.badge')
     assert xfail.get_attribute("class") == "badge s-fail xfail"
     assert xfail.get_attribute("title").startswith("FAIL (expected: the test is marked xfail): mean KLD ")
+    assert "1 fail (1 expected: xfail)" in page.locator("header .tally").inner_text()
     title, points = page.evaluate(
         """() => { const p = document.querySelector('article[data-check="kld"][data-status="pass"] div.plot');
                    return [p.layout.title.text, p.data[0].y.length]; }"""

@@ -98,8 +98,11 @@ def _order(r: Mapping[str, Any]) -> tuple[Any, ...]:
 
 def _header(data: Mapping[str, Any], title: str) -> str:
     summary = data.get("summary") or report.counts(data.get("results", []))
+    xfail = sum(1 for r in data.get("results", []) if expected_failure(r))
     tally = "".join(
-        f'<li class="badge s-{_e(s)}" data-status="{_e(s)}">{n} {_e(report.LABELS.get(s, s).lower())}</li>'
+        f'<li class="badge s-{_e(s)}" data-status="{_e(s)}">{n} {_e(report.LABELS.get(s, s).lower())}'
+        + (f" ({xfail} expected: xfail)" if s == "fail" and xfail else "")
+        + "</li>"
         for s, n in summary.items()
     )
     env = data.get("environment") or {}
