@@ -11,6 +11,7 @@ import pytest
 # pytester's in-process runs drop the modules each run imported; C extensions such as numpy cannot be
 # imported twice in one process (nor can datasets' pyarrow types be registered twice), so they are imported once here, before any inner run.
 import datasets  # noqa: F401  isort: skip
+import hypothesis.internal.observability  # noqa: F401  isort: skip  (its pytest plugin imports it in every run's summary: ~1 s a run)
 import numpy  # noqa: F401  isort: skip
 import onnx  # noqa: F401  isort: skip
 import onnxruntime  # noqa: F401  isort: skip
