@@ -291,6 +291,11 @@ def _action(f: Mapping[str, Any]) -> str:
     return f"live, {calls} call{'s' if calls != 1 else ''}"
 
 
+def tally_text(summary: Mapping[str, int]) -> str:
+    """How many checks ended in each status, in words: "8 pass, 1 fail, 9 skip"."""
+    return ", ".join(f"{n} {LABELS.get(k, k).lower()}" for k, n in summary.items())
+
+
 def verdict(r: Mapping[str, Any]) -> str:
     return LABELS[status_of(r)]
 
@@ -318,7 +323,7 @@ def markdown(report: Mapping[str, Any]) -> str:
     """A summary for a pull-request comment: one table per check kind, a row per model and device."""
     env = report.get("environment", {})
     out = ["## pytest-edgeqa", ""]
-    tally = ", ".join(f"{n} {LABELS.get(k, k).lower()}" for k, n in report.get("summary", {}).items())
+    tally = tally_text(report.get("summary", {}))
     devices = ", ".join(env.get("devices", [])) or "-"
     out.append(
         f"{tally} on {devices} ({env.get('cpu', {}).get('name', '?')}, OpenVINO {env.get('versions', {}).get('openvino', '?')}, ONNX Runtime {env.get('versions', {}).get('onnxruntime', '?')})"

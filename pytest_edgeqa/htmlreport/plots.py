@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..report import _f
+
 ORIGINAL, OPTIMIZED, BUDGET, INTERVAL = "#7f8c8d", "#1f77b4", "#d62728", "rgba(31,119,180,0.18)"
 
 
@@ -176,16 +178,12 @@ def _accuracy(f: Mapping[str, Any], d: Mapping[str, Any]) -> list[dict[str, Any]
     budget = (d.get("budget") or {}).get("max_drop")
     kind = "relative" if f.get("drop_kind") == "relative" else "absolute"
     title = (
-        f"{f.get('metric')} drop ({kind}): {_g(f.get('original'))} -> {_g(f.get('optimized'))} "
+        f"{f.get('metric')} drop ({kind}): {_f(f.get('original'))} -> {_f(f.get('optimized'))} "
         f"on {f.get('samples')} samples, gate {f.get('gate')}"
     )
     return [
         _interval_plot(title, [("drop", f["drop"], f.get("ci_low"), f.get("ci_high"), budget, "max")], f"{kind} drop")
     ]
-
-
-def _g(v: Any) -> str:
-    return "-" if v is None else format(v, ".4g")
 
 
 # -------------------------------------------------------------------------------------------- parity

@@ -41,5 +41,5 @@ class Summary:
 
         records = self.collector.records
         if records:
-            tally = ", ".join(f"{n} {report.LABELS.get(k, k).lower()}" for k, n in report.counts(records).items())
+            tally = report.tally_text(report.counts(records))
             prefix.append(f"<style>{inline_css()}</style><h2>edgeqa checks: {tally}</h2>{matrix_table(records)}")
